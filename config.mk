@@ -1,0 +1,22 @@
+# config.mk - build knobs, included by the Makefile (mosquitto style).
+# Override on the command line: make WERROR=1, make SANITIZE=address,undefined
+
+CC       ?= gcc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+OPT      ?= -O2
+WERROR   ?= 0
+SANITIZE ?=
+WITH_OPENMP ?= 1
+V        ?= 0
+
+# Where the real Setitec files and MQTT messages are (tests skip what is absent).
+ABYSS_DATA    ?= $(abspath ../shared/data)
+ABYSS_VECTORS ?= $(abspath ../shared/vectors)
+
+# Debian 12 packages the build and the tests need (make deps installs them).
+DEB_PACKAGES := build-essential pkg-config libjansson-dev libcmocka-dev \
+	libcyaml-dev libyaml-dev libsqlite3-dev libmosquitto-dev mosquitto \
+	mosquitto-clients libmicrohttpd-dev clang clang-format clang-tidy \
+	cppcheck valgrind libclang-rt-14-dev

@@ -1,0 +1,9 @@
+/* cmd_inspect.c - abyss inspect (placeholder until the module behind it lands). */
+#include "cli.h"
+
+int cmd_inspect(int argc, char **argv)
+{
+	(void)argc;
+	cli_error(argv[0], "not built yet");
+	return CLI_EXIT_INTERNAL;
+}

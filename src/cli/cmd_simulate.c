@@ -1,0 +1,9 @@
+/* cmd_simulate.c - abyss simulate (placeholder until the module behind it lands). */
+#include "cli.h"
+
+int cmd_simulate(int argc, char **argv)
+{
+	(void)argc;
+	cli_error(argv[0], "not built yet");
+	return CLI_EXIT_INTERNAL;
+}
