@@ -130,6 +130,10 @@ void abyss_nn_model_free(struct abyss_nn_model *m);
 
 const struct abyss_nn_config *
 abyss_nn_model_config(const struct abyss_nn_model *m);
+/* The largest batch abyss_nn_forward accepts (fixed at build). */
+size_t abyss_nn_max_batch(const struct abyss_nn_model *m);
+/* Bytes held by the model's blocks (params, grads, activations). */
+size_t abyss_nn_memory_bytes(const struct abyss_nn_model *m);
 
 /* Parameter table, in a fixed order (state_dict names). */
 struct abyss_nn_param_info {
@@ -232,6 +236,84 @@ float abyss_lr_linear(float base_lr, long step, long warmup, long total);
  * max_norm (coefficient max_norm / (norm + 1e-6), applied only when < 1).
  * Returns the norm before clipping. */
 float abyss_clip_grad_norm(float *g, size_t n, float max_norm);
+
+/* ---- the original exit pipeline (original-system.md 4.4) ---------------- */
+
+/* Fixed by the original code (data_orgnization, extend_dataframe,
+ * exit_estimation_pipeline). */
+#define ABYSS_EXIT_TORQUE_CH	15 /* torque1..15 */
+#define ABYSS_EXIT_COLS		20 /* torque1..15, local, PREDRILLED, xpos1..3 */
+#define ABYSS_EXIT_MODEL_CH	17  /* model input: torque1..15, local, PRED. */
+#define ABYSS_EXIT_PAD		400 /* rows added before and after the hole */
+#define ABYSS_EXIT_WINDOWS	40  /* windows j = 0, 5, ..., 195 */
+#define ABYSS_EXIT_WIN_LEN	512
+#define ABYSS_EXIT_WIN_BEFORE	330 /* window j: [M - 330 + 5j, M + 182 + 5j) */
+#define ABYSS_EXIT_WIN_STEP	5
+#define ABYSS_EXIT_MAX_SAMPLES	((size_t)10000000)
+#define ABYSS_EXIT_MAX_REF_ROWS ((size_t)10000000)
+
+/* The hole, organised, standardised and padded (steps a-c). Owned by the
+ * caller after abyss_exit_tables(); release with abyss_exit_tables_free. */
+struct abyss_exit_tables {
+	size_t n_step2;			    /* N: samples with step == 2 */
+	size_t rows;			    /* L = ceil((N - 2) / 3) */
+	size_t ext_rows;		    /* E = L + 800 */
+	double mean[ABYSS_EXIT_TORQUE_CH];  /* StandardScaler mean_ */
+	double scale[ABYSS_EXIT_TORQUE_CH]; /* StandardScaler scale_ */
+	float *organised; /* [L, 20] float32, same columns, before scaling */
+	double *extended; /* [E, 20] scaled and padded */
+};
+
+/* Steps (a)-(c) on one hole: position (mm, as parsed: negated when the sum
+ * of the first 200 positions is negative, as raw_data_checker does), step
+ * codes and torque (A), n samples each; local (tool age) and predrilled
+ * (0/1) are the metadata channels; ref is the ref_15T.csv table [ref_rows,
+ * 15] (row-major, float64) that the standardisation is fitted on together
+ * with the hole. Errors: ABYSS_EINVAL, ABYSS_ENOSTEP (fewer than 3 step-2
+ * samples), ABYSS_ETOOBIG (n over ABYSS_EXIT_MAX_SAMPLES), ABYSS_ENOMEM. */
+int abyss_exit_tables(const float *position, const float *step,
+		      const float *torque, size_t n, double local,
+		      int predrilled, const double *ref, size_t ref_rows,
+		      struct abyss_exit_tables *t, struct abyss_diag *diag);
+void abyss_exit_tables_free(struct abyss_exit_tables *t);
+
+/* Step (d): M = first argmax of torque8 over the extended table; the 40
+ * windows start at M - 330 + 5j. ABYSS_ERANGE when a window would leave
+ * the table (the maximum lies in the padding). */
+int abyss_exit_window_start(const struct abyss_exit_tables *t, size_t *M,
+			    struct abyss_diag *diag);
+
+/* Copies window j (0..39) as the model input [512, 17] float32, and its
+ * xpos2 column [512] (either may be NULL). Needs a valid M. */
+void abyss_exit_window(const struct abyss_exit_tables *t, size_t M, int j,
+		       float *x, float *xpos2);
+
+/* Step (e) on one window: y[512, 17] (prediction_outputs); values < -1 are
+ * set to 0, h[t] = sum of the first 15 channels (numpy's pairwise order),
+ * t* = first argmax. Writes heat [512] when not NULL; returns t*. */
+size_t abyss_exit_readout(const float *y, float *heat);
+
+struct abyss_exit_result {
+	double exit_mm; /* mean of the 40 exit_j, float64, left to right */
+	size_t M;
+	size_t tstar[ABYSS_EXIT_WINDOWS];
+	float exit_j[ABYSS_EXIT_WINDOWS]; /* xpos2 at window row t* (mm) */
+};
+
+/* Steps (d)-(e): runs the 40 windows through m (in chunks of its
+ * max_batch) and averages. The model must take 512 x 17 inputs and predict
+ * 512 steps (ABYSS_ECONFIG otherwise). work must hold max_batch * 512 * 17
+ * floats (the model input chunk); no other memory is allocated. */
+int abyss_exit_estimate(struct abyss_nn_model *m,
+			const struct abyss_exit_tables *t, float *work,
+			struct abyss_exit_result *res, struct abyss_diag *diag);
+
+/* Parses a ref_15T.csv (header torque1..torque15, then rows of 15 numbers,
+ * comma separated) into a malloc'd [rows, 15] table (*out, free()).
+ * Errors: ABYSS_EPARSE with line and column, ABYSS_ETOOBIG over max_rows
+ * (0: ABYSS_EXIT_MAX_REF_ROWS), ABYSS_ENOMEM. */
+int abyss_exit_ref_parse(const char *buf, size_t len, size_t max_rows,
+			 double **out, size_t *rows, struct abyss_diag *diag);
 
 #ifdef __cplusplus
 }

@@ -565,6 +565,20 @@ abyss_nn_model_config(const struct abyss_nn_model *m)
 	return m ? &m->cfg : NULL;
 }
 
+size_t abyss_nn_max_batch(const struct abyss_nn_model *m)
+{
+	return m ? m->max_batch : 0;
+}
+
+size_t abyss_nn_memory_bytes(const struct abyss_nn_model *m)
+{
+	if (!m)
+		return 0;
+	return (m->nparams * (m->grads ? 2 : 1) +
+		m->nacts * (m->dacts ? 2 : 1)) *
+	       sizeof(float);
+}
+
 size_t abyss_nn_num_tensors(const struct abyss_nn_model *m)
 {
 	return m ? m->ntensors : 0;
@@ -1408,7 +1422,7 @@ int abyss_nn_backward(struct abyss_nn_model *m, const float *target,
 			    P * D, H);
 			for (i = 0; i < N * D; i++)
 				DACT(xo)
-				[i] += DACT(m->gbuf[G_HEADIN])[i] * hm[i];
+			[i] += DACT(m->gbuf[G_HEADIN])[i] * hm[i];
 		} else {
 			nn__matmul_backward(DACT(xo), GRD(m->head[0].w),
 					    GRD(m->head[0].b),

@@ -87,8 +87,8 @@ static void fd_check(const char *what, struct probe *p, float *x, size_t n,
 		if (err > worst)
 			worst = err;
 		if (err > 5e-3)
-			fail_msg("%s[%zu]: analytic %.7g, numeric %.7g", what, i,
-				 (double)ana[i], num);
+			fail_msg("%s[%zu]: analytic %.7g, numeric %.7g", what,
+				 i, (double)ana[i], num);
 	}
 	probe_loss(p);
 	print_message("  %-28s worst rel err %.2e over %zu values\n", what,
@@ -108,8 +108,8 @@ static void test_nn_kernels_matmul(void **state)
 	size_t N = 5, IC = 4, OC = 3;
 	float *x = rvec(N * IC, 1), *w = rvec(OC * IC, 1), *b = rvec(OC, 1);
 	float *dx = zvec(N * IC), *dw = zvec(OC * IC), *db = zvec(OC);
-	struct probe p = {mm_fwd, zvec(N * OC), rvec(N * OC, 1), N * OC,
-			  {x, w, b}, {N, IC, OC}};
+	struct probe p = {mm_fwd, zvec(N * OC), rvec(N * OC, 1),
+			  N * OC, {x, w, b},	{N, IC, OC}};
 
 	(void)state;
 	mm_fwd(&p);
@@ -126,7 +126,8 @@ static void test_nn_kernels_matmul(void **state)
 static void ln_fwd(struct probe *p)
 {
 	nn__layernorm_forward(p->out, p->ctx[3], p->ctx[4], p->ctx[0],
-			      p->ctx[1], p->ctx[2], p->dim[0], p->dim[1], 1e-5f);
+			      p->ctx[1], p->ctx[2], p->dim[0], p->dim[1],
+			      1e-5f);
 }
 
 static void test_nn_kernels_layernorm(void **state)
@@ -135,8 +136,8 @@ static void test_nn_kernels_layernorm(void **state)
 	float *x = rvec(N * C, 2), *w = rvec(C, 1), *b = rvec(C, 1);
 	float *dx = zvec(N * C), *dw = zvec(C), *db = zvec(C);
 	float *mean = zvec(N), *rstd = zvec(N);
-	struct probe p = {ln_fwd, zvec(N * C), rvec(N * C, 1), N * C,
-			  {x, w, b, mean, rstd}, {N, C}};
+	struct probe p = {ln_fwd, zvec(N * C),		 rvec(N * C, 1),
+			  N * C,  {x, w, b, mean, rstd}, {N, C}};
 
 	(void)state;
 	for (i = 0; i < C; i++)
@@ -190,8 +191,8 @@ static void test_nn_kernels_gate(void **state)
 	float *x = rvec(N * C, 1), *w = rvec(C * C, 1), *b = rvec(C, 1);
 	float *dx = zvec(N * C), *dw = zvec(C * C), *db = zvec(C);
 	float *g = zvec(N * C), *scratch = zvec(N * C);
-	struct probe p = {gate_fwd, zvec(N * C), rvec(N * C, 1), N * C,
-			  {x, w, b, g}, {N, C}};
+	struct probe p = {gate_fwd, zvec(N * C),  rvec(N * C, 1),
+			  N * C,    {x, w, b, g}, {N, C}};
 
 	(void)state;
 	gate_fwd(&p);

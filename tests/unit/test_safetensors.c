@@ -53,8 +53,7 @@ static int parse_hdr(const char *header, size_t dlen, struct abyss_diag *d)
 
 static void test_safetensors_reads_reference_file(void **state)
 {
-	const char *p =
-	    vectors_path("patchtsmixer/tiny/model.safetensors");
+	const char *p = vectors_path("patchtsmixer/tiny/model.safetensors");
 	struct abyss_st_file *f = NULL;
 	const struct abyss_st_tensor *t;
 	struct abyss_diag d;
@@ -193,8 +192,8 @@ static void test_safetensors_rejects_corrupt_headers(void **state)
 	expect_rc("{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],"
 		  "\"data_offsets\":[0,4]}}",
 		  4, ABYSS_EPARSE, "shape");
-	expect_rc("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4,
-		  ABYSS_EPARSE, "'a'");
+	expect_rc("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, ABYSS_EPARSE,
+		  "'a'");
 	expect_rc("{\"a\":[1,2]}", 0, ABYSS_EPARSE, "'a'");
 	expect_rc("{\"__metadata__\":[]}", 0, ABYSS_EPARSE, "__metadata__");
 	/* element count overflow */
@@ -213,8 +212,8 @@ static void test_safetensors_rejects_corrupt_headers(void **state)
 
 static void test_safetensors_rejects_bad_lengths(void **state)
 {
-	unsigned char raw[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
-				 '{',  '}'};
+	unsigned char raw[16] = {0xff, 0xff, 0xff, 0xff, 0xff,
+				 0xff, 0xff, 0x7f, '{',	 '}'};
 	struct abyss_st_limits lim = {64, 1, 8};
 	struct abyss_st_file *f = NULL;
 	struct abyss_diag d;
@@ -230,8 +229,7 @@ static void test_safetensors_rejects_bad_lengths(void **state)
 	raw[0] = 100;
 	memset(raw + 1, 0, 7);
 	g = guard_alloc(raw, 10);
-	assert_int_equal(abyss_st_parse(g, 10, NULL, &f, &d),
-			 ABYSS_ETRUNCATED);
+	assert_int_equal(abyss_st_parse(g, 10, NULL, &f, &d), ABYSS_ETRUNCATED);
 	assert_int_equal(abyss_st_parse(g, 5, NULL, &f, &d), ABYSS_ETRUNCATED);
 	guard_free(g, 10);
 	/* configurable limits: tensor count, name length, header size */
@@ -247,9 +245,9 @@ static void test_safetensors_rejects_bad_lengths(void **state)
 	lim.max_header_bytes = 16;
 	assert_int_equal(abyss_st_parse(g, len, &lim, &f, &d), ABYSS_ETOOBIG);
 	guard_free(g, len);
-	assert_int_equal(abyss_st_open("/nonexistent/x.safetensors", NULL, &f,
-				       &d),
-			 ABYSS_ENOENT);
+	assert_int_equal(
+	    abyss_st_open("/nonexistent/x.safetensors", NULL, &f, &d),
+	    ABYSS_ENOENT);
 }
 
 static void test_safetensors_write_roundtrip(void **state)
@@ -295,7 +293,8 @@ static void test_safetensors_write_roundtrip(void **state)
 	/* alphabetical data order: alpha (f64) first */
 	assert_memory_equal(raw + 8 + hl, b, 16);
 	assert_memory_equal(raw + 8 + hl + 16, a, 24);
-	assert_non_null(strstr(raw + 8, "\"__metadata__\":{\"format\":\"pt\"}"));
+	assert_non_null(
+	    strstr(raw + 8, "\"__metadata__\":{\"format\":\"pt\"}"));
 	free(raw);
 	assert_int_equal(abyss_st_open(path, NULL, &f, NULL), 0);
 	assert_int_equal(abyss_st_count(f), 3);
