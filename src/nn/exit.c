@@ -240,7 +240,7 @@ int abyss_exit_estimate(struct abyss_nn_model *m,
 {
 	const struct abyss_nn_config *c = abyss_nn_model_config(m);
 	float xpos2[ABYSS_EXIT_WIN_LEN];
-	size_t M, B, per = (size_t)ABYSS_EXIT_WIN_LEN * ABYSS_EXIT_MODEL_CH;
+	size_t M = 0, B, per = (size_t)ABYSS_EXIT_WIN_LEN * ABYSS_EXIT_MODEL_CH;
 	double sum = 0.0;
 	int j, k, rc;
 
@@ -296,7 +296,7 @@ int abyss_exit_estimate(struct abyss_nn_model *m,
 int abyss_exit_ref_parse(const char *buf, size_t len, size_t max_rows,
 			 double **out, size_t *rows, struct abyss_diag *diag)
 {
-	const char *p = buf, *end = buf + len;
+	const char *p, *end;
 	size_t line = 1, nrows = 0, cap = 0, c;
 	double *tab = NULL;
 	char field[64];
@@ -304,6 +304,8 @@ int abyss_exit_ref_parse(const char *buf, size_t len, size_t max_rows,
 	if (!buf || !out || !rows)
 		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
 				      "abyss_exit_ref_parse: NULL argument");
+	p = buf;
+	end = buf + len;
 	if (!max_rows)
 		max_rows = ABYSS_EXIT_MAX_REF_ROWS;
 	/* header: torque1,...,torque15 */

@@ -537,11 +537,13 @@ int abyss_nn_model_new(const struct abyss_nn_config *cfg,
 			     (size_t)cfg->d_model);
 	rc = layout_acts(m);
 	if (rc) {
+		size_t mb = m->max_batch;
+
 		abyss_nn_model_free(m);
 		return abyss_diag_set(diag, rc, 0, 0,
 				      "activation buffers for max_batch %zu "
 				      "are too large",
-				      m->max_batch);
+				      mb);
 	}
 	m->acts = calloc(m->nacts, sizeof(float));
 	if (!m->acts)
@@ -807,13 +809,21 @@ int abyss_nn_model_save(const struct abyss_nn_model *m, const char *dir,
 #define PRM(off)  (m->params + (off))
 #define GRD(off)  (m->grads + (off))
 
-/* mask buffer when dropout is active for this pass, else NULL */
-static float *drop_mask(struct abyss_nn_model *m, size_t off, size_t n, float p)
+/* 1 when dropout with rate p is active in this pass and mask buffer off
+ * exists */
+static int drop_on(const struct abyss_nn_model *m, size_t off, float p)
 {
-	if (!m->train_on || p <= 0.0f || off == NO_BUF)
-		return NULL;
-	nn__dropout_mask(ACT(off), n, p, &m->rng);
-	return ACT(off);
+	return m->train_on && p > 0.0f && off != NO_BUF;
+}
+
+/* Draws a fresh mask into buffer off and applies it to x[n] in place. */
+static void apply_dropout(struct abyss_nn_model *m, float *x, size_t off,
+			  size_t n, float p)
+{
+	if (!drop_on(m, off, p))
+		return;
+	nn__dropout_mask(m->acts + off, n, p, &m->rng);
+	nn__mul_inplace(x, m->acts + off, n);
 }
 
 static const float *mask_of(const struct abyss_nn_model *m, size_t off, float p)
@@ -906,13 +916,11 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 		nn__matmul_forward(ACT(a[CH_FC1]), mlp_in, PRM(p->ch_fc1.w),
 				   PRM(p->ch_fc1.b), R, C, C * E);
 		nn__gelu_forward(ACT(a[CH_GELU]), ACT(a[CH_FC1]), R * C * E);
-		if ((mk = drop_mask(m, a[CH_MASK1], R * C * E, pd)))
-			nn__mul_inplace(ACT(a[CH_GELU]), mk, R * C * E);
+		apply_dropout(m, ACT(a[CH_GELU]), a[CH_MASK1], R * C * E, pd);
 		nn__matmul_forward(ACT(a[CH_FC2]), ACT(a[CH_GELU]),
 				   PRM(p->ch_fc2.w), PRM(p->ch_fc2.b), R, C * E,
 				   C);
-		if ((mk = drop_mask(m, a[CH_MASK2], R * C, pd)))
-			nn__mul_inplace(ACT(a[CH_FC2]), mk, R * C);
+		apply_dropout(m, ACT(a[CH_FC2]), a[CH_MASK2], R * C, pd);
 		nn__permute_0321(ACT(a[CH_OUT]), ACT(a[CH_FC2]), B, D, P, C, 0);
 		for (i = 0; i < ND; i++)
 			ACT(a[CH_OUT])[i] += xin[i];
@@ -931,7 +939,12 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 				   PRM(p->pm_k.w), PRM(p->pm_k.b), N, D, D);
 		nn__matmul_forward(ACT(a[PM_V]), ACT(a[PM_NORM]),
 				   PRM(p->pm_v.w), PRM(p->pm_v.b), N, D, D);
-		mk = drop_mask(m, a[PM_PMASK], N * P * nh, pd);
+		mk = NULL;
+		if (drop_on(m, a[PM_PMASK], pd)) {
+			nn__dropout_mask(ACT(a[PM_PMASK]), N * P * nh, pd,
+					 &m->rng);
+			mk = ACT(a[PM_PMASK]);
+		}
 		nn__attention_forward(ACT(a[PM_CTX]), ACT(a[PM_PROBS]),
 				      ACT(a[PM_Q]), ACT(a[PM_K]), ACT(a[PM_V]),
 				      mk, B * C, P, D, nh);
@@ -942,12 +955,10 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 	nn__matmul_forward(ACT(a[PM_FC1]), ACT(a[PM_TRANS]), PRM(p->pm_fc1.w),
 			   PRM(p->pm_fc1.b), B * C * D, P, P * E);
 	nn__gelu_forward(ACT(a[PM_GELU]), ACT(a[PM_FC1]), ND * E);
-	if ((mk = drop_mask(m, a[PM_MASK1], ND * E, pd)))
-		nn__mul_inplace(ACT(a[PM_GELU]), mk, ND * E);
+	apply_dropout(m, ACT(a[PM_GELU]), a[PM_MASK1], ND * E, pd);
 	nn__matmul_forward(ACT(a[PM_FC2]), ACT(a[PM_GELU]), PRM(p->pm_fc2.w),
 			   PRM(p->pm_fc2.b), B * C * D, P * E, P);
-	if ((mk = drop_mask(m, a[PM_MASK2], ND, pd)))
-		nn__mul_inplace(ACT(a[PM_FC2]), mk, ND);
+	apply_dropout(m, ACT(a[PM_FC2]), a[PM_MASK2], ND, pd);
 	mo = ACT(a[PM_FC2]);
 	if (c->gated_attn) {
 		nn__gate_forward(ACT(a[PM_GATED]), ACT(a[PM_G]), mo,
@@ -977,12 +988,10 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 	nn__matmul_forward(ACT(a[FM_FC1]), ACT(a[FM_NORM]), PRM(p->fm_fc1.w),
 			   PRM(p->fm_fc1.b), N, D, D * E);
 	nn__gelu_forward(ACT(a[FM_GELU]), ACT(a[FM_FC1]), ND * E);
-	if ((mk = drop_mask(m, a[FM_MASK1], ND * E, pd)))
-		nn__mul_inplace(ACT(a[FM_GELU]), mk, ND * E);
+	apply_dropout(m, ACT(a[FM_GELU]), a[FM_MASK1], ND * E, pd);
 	nn__matmul_forward(ACT(a[FM_FC2]), ACT(a[FM_GELU]), PRM(p->fm_fc2.w),
 			   PRM(p->fm_fc2.b), N, D * E, D);
-	if ((mk = drop_mask(m, a[FM_MASK2], ND, pd)))
-		nn__mul_inplace(ACT(a[FM_FC2]), mk, ND);
+	apply_dropout(m, ACT(a[FM_FC2]), a[FM_MASK2], ND, pd);
 	mo = ACT(a[FM_FC2]);
 	if (c->gated_attn) {
 		nn__gate_forward(ACT(a[FM_GATED]), ACT(a[FM_G]), mo,
@@ -1013,7 +1022,7 @@ int abyss_nn_forward(struct abyss_nn_model *m, const float *past_values,
 	float *mk;
 	int k;
 
-	if (!m || !past_values || B == 0)
+	if (!m || !past_values || B == 0 || !m->acts)
 		return ABYSS_EINVAL;
 	if (B > m->max_batch)
 		return ABYSS_ETOOBIG;
@@ -1054,7 +1063,9 @@ int abyss_nn_forward(struct abyss_nn_model *m, const float *past_values,
 
 	/* head: flatten [B,C,P*D] (index p*D + d) -> Linear(s) -> [B,C,H] */
 	hin = layer_input(m, c->num_layers);
-	if ((mk = drop_mask(m, m->gbuf[G_HMASK], N * D, c->head_dropout))) {
+	if (drop_on(m, m->gbuf[G_HMASK], c->head_dropout)) {
+		mk = ACT(m->gbuf[G_HMASK]);
+		nn__dropout_mask(mk, N * D, c->head_dropout, &m->rng);
 		for (i = 0; i < N * D; i++)
 			ACT(m->gbuf[G_HEADIN])[i] = hin[i] * mk[i];
 		hin = ACT(m->gbuf[G_HEADIN]);
@@ -1085,7 +1096,8 @@ int abyss_nn_forward(struct abyss_nn_model *m, const float *past_values,
 	m->last_b = B;
 	m->have_backward = 0;
 	if (pred)
-		memcpy(pred, ACT(m->gbuf[G_PRED]), B * H * C * sizeof(float));
+		memcpy(pred, m->acts + m->gbuf[G_PRED],
+		       B * H * C * sizeof(float));
 	return 0;
 }
 
