@@ -11,6 +11,12 @@
 
 /* ---- matmul ------------------------------------------------------------ */
 
+/* Blocked so the inner loops are elementwise over a block of BLK columns
+ * (the compiler vectorises them without reassociating anything, so the
+ * result does not depend on the instruction set) while every sum is kept
+ * in double. */
+#define BLK 64
+
 void nn__matmul_forward(float *out, const float *inp, const float *w,
 			const float *b, size_t N, size_t IC, size_t OC)
 {
@@ -22,11 +28,20 @@ void nn__matmul_forward(float *out, const float *inp, const float *w,
 
 		for (o = 0; o < OC; o++) {
 			const float *wr = w + o * IC;
-			double acc = b ? (double)b[o] : 0.0;
+			/* four interleaved partial sums, combined in a fixed
+			 * order */
+			double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
 
-			for (i = 0; i < IC; i++)
-				acc += (double)x[i] * (double)wr[i];
-			y[o] = (float)acc;
+			for (i = 0; i + 4 <= IC; i += 4) {
+				a0 += (double)x[i] * (double)wr[i];
+				a1 += (double)x[i + 1] * (double)wr[i + 1];
+				a2 += (double)x[i + 2] * (double)wr[i + 2];
+				a3 += (double)x[i + 3] * (double)wr[i + 3];
+			}
+			for (; i < IC; i++)
+				a0 += (double)x[i] * (double)wr[i];
+			y[o] = (float)((b ? (double)b[o] : 0.0) +
+				       ((a0 + a1) + (a2 + a3)));
 		}
 	}
 }
@@ -35,44 +50,59 @@ void nn__matmul_backward(float *dinp, float *dw, float *db, const float *dout,
 			 const float *inp, const float *w, size_t N, size_t IC,
 			 size_t OC)
 {
-	size_t n, o, i;
+	double acc[BLK];
+	size_t n, o, i0, i, m;
 
 	if (dinp) {
+		/* dinp[n, i] += sum_o dout[n, o] w[o, i] */
 		for (n = 0; n < N; n++) {
 			const float *dy = dout + n * OC;
 			float *dx = dinp + n * IC;
 
-			for (i = 0; i < IC; i++) {
-				double acc = 0.0;
+			for (i0 = 0; i0 < IC; i0 += BLK) {
+				m = IC - i0 < BLK ? IC - i0 : BLK;
+				for (i = 0; i < m; i++)
+					acc[i] = 0.0;
+				for (o = 0; o < OC; o++) {
+					const float *wr = w + o * IC + i0;
+					double d = dy[o];
 
-				for (o = 0; o < OC; o++)
-					acc += (double)dy[o] *
-					       (double)w[o * IC + i];
-				dx[i] += (float)acc;
+					for (i = 0; i < m; i++)
+						acc[i] += d * (double)wr[i];
+				}
+				for (i = 0; i < m; i++)
+					dx[i0 + i] += (float)acc[i];
 			}
 		}
 	}
 	if (dw) {
+		/* dw[o, i] += sum_n dout[n, o] inp[n, i] */
 		for (o = 0; o < OC; o++) {
 			float *dwr = dw + o * IC;
 
-			for (i = 0; i < IC; i++) {
-				double acc = 0.0;
+			for (i0 = 0; i0 < IC; i0 += BLK) {
+				m = IC - i0 < BLK ? IC - i0 : BLK;
+				for (i = 0; i < m; i++)
+					acc[i] = 0.0;
+				for (n = 0; n < N; n++) {
+					const float *xr = inp + n * IC + i0;
+					double d = dout[n * OC + o];
 
-				for (n = 0; n < N; n++)
-					acc += (double)dout[n * OC + o] *
-					       (double)inp[n * IC + i];
-				dwr[i] += (float)acc;
+					for (i = 0; i < m; i++)
+						acc[i] += d * (double)xr[i];
+				}
+				for (i = 0; i < m; i++)
+					dwr[i0 + i] += (float)acc[i];
 			}
 		}
 	}
 	if (db) {
 		for (o = 0; o < OC; o++) {
-			double acc = 0.0;
+			double a = 0.0;
 
 			for (n = 0; n < N; n++)
-				acc += (double)dout[n * OC + o];
-			db[o] += (float)acc;
+				a += (double)dout[n * OC + o];
+			db[o] += (float)a;
 		}
 	}
 }
