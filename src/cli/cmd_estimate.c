@@ -1,4 +1,5 @@
-/* cmd_estimate.c - abyss estimate (placeholder until the module behind it lands). */
+/* cmd_estimate.c - abyss estimate (placeholder until the module behind it
+ * lands). */
 #include "cli.h"
 
 int cmd_estimate(int argc, char **argv)
