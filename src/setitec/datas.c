@@ -185,14 +185,20 @@ int setitec__parse_datas(struct setitec__parser *p)
 		const char *s = b + pos, *ls = s, *stop;
 		/* a line that ends in '\n' lets fast_cell run without bounds
 		 * checks: the '\n' stops every loop in it */
-		const int sentinel = memchr(s, '\n', (size_t)(e - s)) != NULL;
+		const char *nl = memchr(s, '\n', (size_t)(e - s));
+		const int sentinel = nl != NULL;
 		size_t c = 0, w = 0;
 		double v;
 		int k;
 
 		p->line++;
+		if ((size_t)((nl ? nl : e) - s) > p->lim->max_line_bytes) {
+			rc = setitec__diag_toobig(p, p->lim->max_line_bytes + 1,
+						  "line length",
+						  p->lim->max_line_bytes);
+			goto out;
+		}
 		if (*s == '*') {
-			const char *nl = memchr(s, '\n', (size_t)(e - s));
 			if (setitec__is_title(s, (size_t)((nl ? nl : e) - s))) {
 				p->line--; /* leave the title to the caller */
 				break;
@@ -200,7 +206,6 @@ int setitec__parse_datas(struct setitec__parser *p)
 		}
 		if (r == cap) {
 			/* only reachable when a limit capped the block */
-			const char *nl = memchr(s, '\n', (size_t)(e - s));
 			size_t n = (size_t)((nl ? nl : e) - s);
 			if (blank_line_is(s, n, sep))
 				goto next_blank;
@@ -249,12 +254,6 @@ int setitec__parse_datas(struct setitec__parser *p)
 				continue;
 			}
 			break;
-		}
-		if ((size_t)(s - ls) > p->lim->max_line_bytes) {
-			rc = setitec__diag_toobig(p, p->lim->max_line_bytes + 1,
-						  "line length",
-						  p->lim->max_line_bytes);
-			goto out;
 		}
 		for (; c < width; c++)
 			blk[c * cap + r] = NAN;

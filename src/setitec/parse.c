@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "setitec_internal.h"
 
@@ -694,6 +695,7 @@ int abyss_setitec_load(const char *path, const struct abyss_setitec_limits *lim,
 		       struct abyss_setitec **out, struct abyss_diag *diag)
 {
 	struct abyss_setitec_limits dl;
+	struct stat st;
 	FILE *fp;
 	char *buf;
 	long n;
@@ -715,6 +717,11 @@ int abyss_setitec_load(const char *path, const struct abyss_setitec_limits *lim,
 		return abyss_diag_set(diag,
 				      e == ENOENT ? ABYSS_ENOENT : ABYSS_EIO, 0,
 				      0, "cannot open: %s", strerror(e));
+	}
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(fp);
+		return abyss_diag_set(diag, ABYSS_EIO, 0, 0,
+				      "not a regular file");
 	}
 	if (fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 ||
 	    fseek(fp, 0, SEEK_SET) != 0) {
