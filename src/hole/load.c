@@ -4,6 +4,8 @@
  */
 #include "abyss/load.h"
 
+#include "abyss/setitec.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,7 +47,19 @@ int abyss_hole_load(const char *path, struct abyss_hole *h,
 		    struct abyss_diag *diag)
 {
 	abyss_hole_free(h);
+	switch (abyss_input_kind(path)) {
+	case ABYSS_INPUT_SETITEC:
+		return abyss_hole_load_setitec(path, NULL, h, diag);
+	case ABYSS_INPUT_MQTT_FOLDER:
+	case ABYSS_INPUT_LEGACY_JSON:
+		abyss_diag_set_file(diag, path);
+		return abyss_diag_set(diag, ABYSS_ENOTIMPL, 0, 0,
+				      "reading MQTT messages is not built yet");
+	case ABYSS_INPUT_UNKNOWN:
+	default:
+		break;
+	}
 	abyss_diag_set_file(diag, path);
-	return abyss_diag_set(diag, ABYSS_ENOTIMPL, 0, 0,
-			      "reading holes is not built yet");
+	return abyss_diag_set(diag, ABYSS_ENOENT, 0, 0,
+			      "not a file or a folder of MQTT messages");
 }
