@@ -979,6 +979,15 @@ int abyss_hole_from_msgs(const struct abyss_msg *result,
 
 /* ---- test folders ------------------------------------------------------- */
 
+static int join(char *buf, size_t n, const char *dir, const char *name)
+{
+	size_t l = strlen(dir);
+	int w = snprintf(buf, n, "%s%s%s", dir,
+			 l && dir[l - 1] == '/' ? "" : "/", name);
+
+	return w < 0 || (size_t)w >= n ? -1 : 0;
+}
+
 static int load_msg(const char *dir, const char *name, const char *topic,
 		    struct abyss_msg **out, struct abyss_diag *diag)
 {
@@ -988,8 +997,7 @@ static int load_msg(const char *dir, const char *name, const char *topic,
 	size_t len;
 	int rc;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    (int)sizeof(path))
+	if (join(path, sizeof(path), dir, name))
 		return abyss_diag_set(diag, ABYSS_ETOOBIG, 0, 0,
 				      "path too long");
 	rc = hole__read_file(path, lim.max_payload_bytes, &buf, &len, diag);
@@ -1005,8 +1013,7 @@ static int exists(const char *dir, const char *name)
 	char path[4096];
 	struct stat st;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    (int)sizeof(path))
+	if (join(path, sizeof(path), dir, name))
 		return 0;
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }

@@ -9,6 +9,7 @@
  */
 #include "abyss/hole_io.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -39,7 +40,11 @@ int abyss_fmt_double(char *buf, size_t n, double v)
 	else {
 		/* fewest significant digits (15..17) that read back exactly;
 		 * %.{p-1}e gives them with an explicit exponent */
-		for (prec = 15; prec <= 17; prec++) {
+		/* for normal numbers 15 digits, trailing zeros stripped, is
+		 * already the shortest when 15 suffice; subnormals have
+		 * fewer significant bits, so search from 1 there */
+		for (prec = fabs(v) < DBL_MIN && v != 0.0 ? 1 : 15; prec <= 17;
+		     prec++) {
 			snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
 			if (strtod(tmp, NULL) == v)
 				break;
