@@ -1,4 +1,5 @@
-/* cmd_convert.c - abyss convert (placeholder until the module behind it lands). */
+/* cmd_convert.c - abyss convert (placeholder until the module behind it lands).
+ */
 #include "cli.h"
 
 int cmd_convert(int argc, char **argv)

@@ -1,4 +1,5 @@
-/* cmd_inspect.c - abyss inspect (placeholder until the module behind it lands). */
+/* cmd_inspect.c - abyss inspect (placeholder until the module behind it lands).
+ */
 #include "cli.h"
 
 int cmd_inspect(int argc, char **argv)

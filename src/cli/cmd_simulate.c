@@ -1,4 +1,5 @@
-/* cmd_simulate.c - abyss simulate (placeholder until the module behind it lands). */
+/* cmd_simulate.c - abyss simulate (placeholder until the module behind it
+ * lands). */
 #include "cli.h"
 
 int cmd_simulate(int argc, char **argv)

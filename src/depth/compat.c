@@ -8,5 +8,6 @@ int depth__compat(const struct abyss_hole *h, struct abyss_scratch *scratch,
 	(void)scratch;
 	(void)diag;
 	depth__fail(&out->entry, ABYSS_ENOTIMPL, "compat is not built yet");
-	return depth__fail(&out->exit, ABYSS_ENOTIMPL, "compat is not built yet");
+	return depth__fail(&out->exit, ABYSS_ENOTIMPL,
+			   "compat is not built yet");
 }
