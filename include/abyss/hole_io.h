@@ -44,11 +44,11 @@ int abyss_hole_write_csv(const struct abyss_hole *h, FILE *f);
 
 /* How abyss_hole_to_msgs lays out the messages. Strings are borrowed. */
 struct abyss_msg_write_opts {
-	const char *ns;		  /* "http://airbus.com/IJT/ADrilling" */
-	const char *device;	  /* "<device>" in the node ids: "abyss" */
-	const char *publisher_id; /* envelope PublisherId: "abyss" */
-	int measured_value;	  /* 1: StepResultValues/OverallResultValues
-				     keys end in ".MeasuredValue" (2025-06) */
+	const char *ns;		   /* "http://airbus.com/IJT/ADrilling" */
+	const char *device;	   /* "<device>" in the node ids: "abyss" */
+	const char *publisher_id;  /* envelope PublisherId: "abyss" */
+	int measured_value;	   /* 1: StepResultValues/OverallResultValues
+				      keys end in ".MeasuredValue" (2025-06) */
 	long long sequence_number; /* Messages.SequenceNumber: 1 */
 	size_t max_bytes;	   /* bound on each message; 64 MiB */
 };
@@ -64,12 +64,18 @@ struct abyss_msg_write_opts abyss_msg_write_opts_default(void);
  * canonical decimal integers, otherwise as strings. One-step tables are
  * written as scalars, as the drills do. NaN samples are null; PowerTrace
  * Values are left out when every power sample is NaN.
- * abyss_hole_from_msgs(abyss_hole_to_msgs(h)) gives back h's samples, step
- * table, machine_id, result_id, head_id and timestamp exactly.
+ * abyss_hole_from_msgs(abyss_hole_to_msgs(h)) gives back h's samples
+ * (position, torque, thrust, step, power, gap), step table, machine_id,
+ * head_id and a non-NaN timestamp exactly; result_id comes back as
+ * str(int(result_id)) ("0" when empty) and local as int(result_id), as the
+ * original's decoder defines them; per-sample empties come back from the
+ * step table and per-sample stop codes are not carried (docs/messages.md).
  * opts NULL means defaults. Any of the three out pointers may be NULL (that
  * message is not produced); each produced string is malloc'd, NUL-terminated,
  * and owned by the caller (free()). On failure every out pointer is set to
- * NULL. Errors: ABYSS_EINVAL (NULL h, or h->n == 0), ABYSS_ETOOBIG (a message
+ * NULL. Errors: ABYSS_EINVAL (NULL h, h->n == 0, or a non-empty result_id
+ * that is not a decimal integer, which no reader could decode),
+ * ABYSS_ETOOBIG (a message
  * exceeds opts->max_bytes), ABYSS_ENOMEM. */
 int abyss_hole_to_msgs(const struct abyss_hole *h,
 		       const struct abyss_msg_write_opts *opts,

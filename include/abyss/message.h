@@ -142,6 +142,10 @@ void abyss_msg_free(struct abyss_msg *m);
 
 /* ---- messages -> hole --------------------------------------------------- */
 
+/* Most step results a Result message may carry (drill programs have a
+ * handful); more is ABYSS_ETOOBIG. */
+#define ABYSS_MSG_MAX_STEPS 1024
+
 /* Builds a hole from a matched Result and Trace (and optional Heads),
  * §3.11 without its flaws:
  *  - fields: first payload key containing the ids substring, its "Value";
@@ -164,7 +168,8 @@ void abyss_msg_free(struct abyss_msg *m);
  * its previous contents are freed and replaced, on failure h is left empty
  * (abyss_hole_init). Errors: ABYSS_EINVAL (NULL result/trace/h, or a message
  * of the wrong kind), ABYSS_EMISSING (a required key, or its Value, is
- * absent; diag names the substring), ABYSS_EPARSE (wrong JSON type, naming
+ * absent; diag names the substring), ABYSS_ETOOBIG (more than
+ * ABYSS_MSG_MAX_STEPS steps), ABYSS_EPARSE (wrong JSON type, naming
  * key and element), ABYSS_ENODATA (empty trace), ABYSS_ENOMEM. */
 int abyss_hole_from_msgs(const struct abyss_msg *result,
 			 const struct abyss_msg *trace,

@@ -86,8 +86,8 @@ static int legacy_build(json_t *root, struct abyss_hole *h,
 			struct abyss_diag *diag)
 {
 	json_t *msgs = json_object_get(root, "Messages");
-	json_t *pl = json_is_object(msgs) ? json_object_get(msgs, "Payload")
-					  : NULL;
+	json_t *pl =
+	    json_is_object(msgs) ? json_object_get(msgs, "Payload") : NULL;
 	json_t *pos, *v, *stop;
 	int32_t uniq[LEGACY_MAX_STEPS];
 	size_t n, ns, nstop, i;
@@ -250,8 +250,8 @@ static int raw_build(json_t *root, struct abyss_hole *h,
 	static const struct {
 		const char *col;
 		size_t idx; /* into the double arrays, see below */
-	} cols[] = {{"Position (mm)", 0},     {"I Torque (A)", 1},
-		    {"I Thrust (A)", 2},      {"I Torque Empty (A)", 3},
+	} cols[] = {{"Position (mm)", 0},      {"I Torque (A)", 1},
+		    {"I Thrust (A)", 2},       {"I Torque Empty (A)", 3},
 		    {"I Thrust Empty (A)", 4}, {"Torque Power (W)", 5},
 		    {"Gap Length (mm)", 6}};
 	json_t *datas = section(root, "Datas"), *gi, *hd, *sr, *v, *pos;
@@ -322,8 +322,10 @@ static int raw_build(json_t *root, struct abyss_hole *h,
 		     offsetof(struct abyss_step_result, distance_m1_mm)},
 		    {"Distance M2",
 		     offsetof(struct abyss_step_result, distance_m2_mm)},
-		    {"M1 Max Amp", offsetof(struct abyss_step_result, m1_max_a)},
-		    {"M2 Max Amp", offsetof(struct abyss_step_result, m2_max_a)},
+		    {"M1 Max Amp",
+		     offsetof(struct abyss_step_result, m1_max_a)},
+		    {"M2 Max Amp",
+		     offsetof(struct abyss_step_result, m2_max_a)},
 		    {"M1 No Load Amp",
 		     offsetof(struct abyss_step_result, torque_empty_a)},
 		    {"M2 No Load Amp",
@@ -363,8 +365,7 @@ static int raw_build(json_t *root, struct abyss_hole *h,
 			(void)hole__json_str(v, h->result_id,
 					     sizeof(h->result_id));
 		if ((v = json_object_get(hd, "Head TAG UID")))
-			(void)hole__json_str(v, h->head_id,
-					     sizeof(h->head_id));
+			(void)hole__json_str(v, h->head_id, sizeof(h->head_id));
 		v = json_object_get(hd, "Head Local Counter 1");
 		if (!v)
 			v = json_object_get(hd, "Head Local Counter");

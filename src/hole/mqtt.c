@@ -26,7 +26,8 @@
 
 #define PREFIX_RESULT "ResultManagement.Results.0."
 #define PREFIX_TRACE  PREFIX_RESULT "ResultContent.Trace.StepTraces."
-#define PREFIX_STEP   PREFIX_RESULT "ResultContent.StepResults.0.StepResultValues."
+#define PREFIX_STEP                                                            \
+	PREFIX_RESULT "ResultContent.StepResults.0.StepResultValues."
 
 struct abyss_data_ids abyss_data_ids_default(void)
 {
@@ -42,9 +43,11 @@ struct abyss_data_ids abyss_data_ids_default(void)
 	snprintf(d.position, sizeof(d.position), "%s",
 		 PREFIX_TRACE "PositionTrace.StepTraceContent[0].Values");
 	snprintf(d.thrust, sizeof(d.thrust), "%s",
-		 PREFIX_TRACE "IntensityThrustTrace.StepTraceContent[0].Values");
+		 PREFIX_TRACE
+		 "IntensityThrustTrace.StepTraceContent[0].Values");
 	snprintf(d.torque, sizeof(d.torque), "%s",
-		 PREFIX_TRACE "IntensityTorqueTrace.StepTraceContent[0].Values");
+		 PREFIX_TRACE
+		 "IntensityTorqueTrace.StepTraceContent[0].Values");
 	snprintf(d.step, sizeof(d.step), "%s",
 		 PREFIX_TRACE "StepNumberTrace.StepTraceContent[0].Values");
 	snprintf(d.torque_empty_vals, sizeof(d.torque_empty_vals), "%s",
@@ -266,7 +269,8 @@ int abyss_format_timestamp(double t, char *buf, size_t n)
 	for (digits = 1; digits <= 9; digits++) {
 		scaled = llround(frac * pow(10.0, digits));
 		if (scaled >= (long long)pow(10.0, digits))
-			continue; /* rounds up to the next second: more digits */
+			continue; /* rounds up to the next second: more digits
+				   */
 		snprintf(buf, n, "%s.%0*lldZ", tmp, digits, scaled);
 		if (abyss_parse_timestamp(buf, &back) == 0 && back == t)
 			break;
@@ -541,9 +545,9 @@ int hole__read_file(const char *path, size_t max, char **bufp, size_t *lenp,
 	abyss_diag_set_file(diag, path);
 	f = fopen(path, "rb");
 	if (!f)
-		return abyss_diag_set(diag,
-				      errno == ENOENT ? ABYSS_ENOENT : ABYSS_EIO,
-				      0, 0, "cannot open: %s", strerror(errno));
+		return abyss_diag_set(
+		    diag, errno == ENOENT ? ABYSS_ENOENT : ABYSS_EIO, 0, 0,
+		    "cannot open: %s", strerror(errno));
 	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
 		fclose(f);
 		return abyss_diag_set(diag, ABYSS_EIO, 0, 0,
@@ -765,9 +769,8 @@ struct opt_step_field {
 };
 
 static const struct opt_step_field opt_step_fields[] = {
-    {"StepResultValues.Duration", offsetof(struct abyss_step_result,
-					   duration_s),
-     "Duration"},
+    {"StepResultValues.Duration",
+     offsetof(struct abyss_step_result, duration_s), "Duration"},
     {"StepResultValues.M1Distance",
      offsetof(struct abyss_step_result, distance_m1_mm), "M1Distance"},
     {"StepResultValues.M2Distance",
@@ -798,8 +801,9 @@ static void head_id_from(const struct abyss_msg *heads,
 }
 
 static int build(const struct abyss_msg *result, const struct abyss_msg *trace,
-		 const struct abyss_msg *heads, const struct abyss_data_ids *ids,
-		 struct abyss_hole *h, struct abyss_diag *diag)
+		 const struct abyss_msg *heads,
+		 const struct abyss_data_ids *ids, struct abyss_hole *h,
+		 struct abyss_diag *diag)
 {
 	json_t *serial, *rid, *svals, *tq_e, *th_e, *stop;
 	json_t *pos, *tq, *th, *stp, *pw, *gap;
@@ -822,9 +826,8 @@ static int build(const struct abyss_msg *result, const struct abyss_msg *trace,
 	    !(th = need(trace, ids->thrust, &rc, diag)) ||
 	    !(stp = need(trace, ids->step, &rc, diag)))
 		return rc;
-	pw = hole__payload_value(trace->payload,
-				 "PowerTrace.StepTraceContent[0].Values", 0,
-				 NULL);
+	pw = hole__payload_value(
+	    trace->payload, "PowerTrace.StepTraceContent[0].Values", 0, NULL);
 	gap = hole__payload_value(trace->payload,
 				  "GapLengthTrace.StepTraceContent[0].Values",
 				  0, NULL);
@@ -846,6 +849,11 @@ static int build(const struct abyss_msg *result, const struct abyss_msg *trace,
 		return abyss_diag_set(diag, ABYSS_ENODATA, 0, 0,
 				      "Trace has no samples");
 	ns = count(svals);
+	if (ns > ABYSS_MSG_MAX_STEPS)
+		return abyss_diag_set(diag, ABYSS_ETOOBIG, 0, 0,
+				      "Result has %zu step results, more than "
+				      "%d",
+				      ns, ABYSS_MSG_MAX_STEPS);
 
 	rc = abyss_hole_alloc(h, n, ns);
 	if (rc)
@@ -864,8 +872,7 @@ static int build(const struct abyss_msg *result, const struct abyss_msg *trace,
 		return abyss_diag_set(diag, ABYSS_EPARSE, 0, 0,
 				      "Result ResultId is not an integer");
 	h->local = local;
-	snprintf(h->result_id, sizeof(h->result_id), "%lld",
-		 (long long)local);
+	snprintf(h->result_id, sizeof(h->result_id), "%lld", (long long)local);
 
 	for (i = 0; i < ns; i++) {
 		if (to_int32(elem(svals, i), &h->steps[i].step))
@@ -873,8 +880,8 @@ static int build(const struct abyss_msg *result, const struct abyss_msg *trace,
 					      "Result StepNumber[%zu] is not "
 					      "an integer",
 					      i);
-		if (i < count(stop) && to_u32(elem(stop, i),
-					      &h->steps[i].stop_code))
+		if (i < count(stop) &&
+		    to_u32(elem(stop, i), &h->steps[i].stop_code))
 			return abyss_diag_set(diag, ABYSS_EPARSE, 0, 0,
 					      "Result StopCode[%zu] is not a "
 					      "non-negative integer",
@@ -887,14 +894,13 @@ static int build(const struct abyss_msg *result, const struct abyss_msg *trace,
 		rc = step_doubles(
 		    th_e, h, offsetof(struct abyss_step_result, thrust_empty_a),
 		    "IntensityThrustEmpty", diag);
-	for (j = 0; !rc && j < sizeof(opt_step_fields) /
-				   sizeof(opt_step_fields[0]);
+	for (j = 0;
+	     !rc && j < sizeof(opt_step_fields) / sizeof(opt_step_fields[0]);
 	     j++)
-		rc = step_doubles(hole__payload_value(result->payload,
-						      opt_step_fields[j].sub, 0,
-						      NULL),
-				  h, opt_step_fields[j].off,
-				  opt_step_fields[j].what, diag);
+		rc = step_doubles(
+		    hole__payload_value(result->payload, opt_step_fields[j].sub,
+					0, NULL),
+		    h, opt_step_fields[j].off, opt_step_fields[j].what, diag);
 	if (rc)
 		return rc;
 

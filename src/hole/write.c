@@ -9,6 +9,7 @@
  */
 #include "abyss/hole_io.h"
 
+#include <errno.h>
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
@@ -35,8 +36,8 @@ int abyss_fmt_double(char *buf, size_t n, double v)
 	if (isnan(v))
 		len = snprintf(out, sizeof(out), "NaN");
 	else if (isinf(v))
-		len = snprintf(out, sizeof(out), "%sInfinity",
-			       v < 0 ? "-" : "");
+		len =
+		    snprintf(out, sizeof(out), "%sInfinity", v < 0 ? "-" : "");
 	else {
 		/* fewest significant digits (15..17) that read back exactly;
 		 * %.{p-1}e gives them with an explicit exponent */
@@ -235,6 +236,27 @@ static int canonical_int(const char *s)
 	return !(s[0] == '-' && p[0] == '0');
 }
 
+/* 1 when int() of s works as the decoder does it: blanks, an optional
+ * sign, decimal digits that fit in int64, blanks. */
+static int int_string(const char *s)
+{
+	char *end;
+	long long v;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (!((*s >= '0' && *s <= '9') || *s == '-' || *s == '+'))
+		return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	(void)v;
+	if (errno || end == s)
+		return 0;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	return *end == '\0';
+}
+
 static void wb_id(struct wbuf *b, const char *s)
 {
 	if (canonical_int(s))
@@ -329,8 +351,9 @@ int abyss_hole_write_json(const struct abyss_hole *h, FILE *f)
 		  h->file_version, h->float32_origin, h->n);
 	for (i = 0; i < h->nsteps; i++) {
 		const struct abyss_step_result *s = &h->steps[i];
-		wb_printf(&b, "%s\n    {\"step\": %" PRId32
-			      ", \"stop_code\": %" PRIu32,
+		wb_printf(&b,
+			  "%s\n    {\"step\": %" PRId32
+			  ", \"stop_code\": %" PRIu32,
 			  i ? "," : "", s->step, s->stop_code);
 		wb_puts(&b, ", \"torque_empty_a\": ");
 		wb_num(&b, s->torque_empty_a);
@@ -495,7 +518,8 @@ static void envelope_begin(struct msgctx *c, const struct abyss_hole *h,
 		  "{\n  \"MessageId\": \"%08" PRIx32 "-%04" PRIx32
 		  "-4%03" PRIx32 "-%04" PRIx32 "-%012" PRIx64 "\",\n",
 		  (uint32_t)(a >> 32), (uint32_t)(a >> 16) & 0xffff,
-		  (uint32_t)a & 0xfff, (uint32_t)(0x8000 | ((b2 >> 48) & 0x3fff)),
+		  (uint32_t)a & 0xfff,
+		  (uint32_t)(0x8000 | ((b2 >> 48) & 0x3fff)),
 		  (uint64_t)(b2 & 0xffffffffffffULL));
 	wb_puts(b, "  \"MessageType\": \"ua-data\",\n  \"PublisherId\": ");
 	wb_jstr(b, c->o->publisher_id);
@@ -674,8 +698,9 @@ static int trace_msg(const struct abyss_hole *h, struct msgctx *c)
 static int heads_msg(const struct abyss_hole *h, struct msgctx *c)
 {
 	envelope_begin(c, h, "heads");
-	entry_begin(c, "AssetManagement.Assets.Heads.0.Identification."
-		       "SerialNumber",
+	entry_begin(c,
+		    "AssetManagement.Assets.Heads.0.Identification."
+		    "SerialNumber",
 		    NULL);
 	wb_jstr(&c->b, h->head_id);
 	entry_end(c);
@@ -688,8 +713,8 @@ int abyss_hole_to_msgs(const struct abyss_hole *h,
 		       char **result_json, char **trace_json, char **heads_json)
 {
 	struct abyss_msg_write_opts def = abyss_msg_write_opts_default();
-	int (*fn[3])(const struct abyss_hole *, struct msgctx *) = {
-	    result_msg, trace_msg, heads_msg};
+	int (*fn[3])(const struct abyss_hole *,
+		     struct msgctx *) = {result_msg, trace_msg, heads_msg};
 	char **out[3] = {result_json, trace_json, heads_json};
 	char ts[40];
 	int i, rc = 0;
@@ -702,6 +727,10 @@ int abyss_hole_to_msgs(const struct abyss_hole *h,
 	if (!opts)
 		opts = &def;
 	if (!opts->ns || !opts->device || !opts->publisher_id)
+		return ABYSS_EINVAL;
+	/* readers take int(ResultId) (§3.11): anything else could not be
+	 * read back */
+	if (h->result_id[0] && !int_string(h->result_id))
 		return ABYSS_EINVAL;
 	if (abyss_format_timestamp(isnan(h->timestamp_s) ? 0.0 : h->timestamp_s,
 				   ts, sizeof(ts)) != 0)

@@ -14,7 +14,8 @@
 
 #define TD "abyss/src/abyss/test_data/"
 
-/* ---- floats --------------------------------------------------------------- */
+/* ---- floats ---------------------------------------------------------------
+ */
 
 static void test_hole_io_fmt_double_python_repr(void **state)
 {
@@ -150,8 +151,8 @@ static void round_trip(const struct abyss_hole *h,
 
 	abyss_diag_init(&d);
 	assert_int_equal(abyss_hole_to_msgs(h, o, &r, &t, &hd), 0);
-	rc = abyss_msg_parse("OPCPUBSUB/TB/tool/ResultManagement", r,
-			     strlen(r), NULL, &mr, &d);
+	rc = abyss_msg_parse("OPCPUBSUB/TB/tool/ResultManagement", r, strlen(r),
+			     NULL, &mr, &d);
 	if (rc == 0)
 		rc = abyss_msg_parse("OPCPUBSUB/TB/tool/ResultManagement/Trace",
 				     t, strlen(t), NULL, &mt, &d);
@@ -175,8 +176,7 @@ static void round_trip(const struct abyss_hole *h,
 static void test_hole_io_msgs_round_trip_folders(void **state)
 {
 	static const char *folders[] = {TD "data0", TD "data1", TD "data2",
-					TD "data_20250326",
-					TD "data_20250623"};
+					TD "data_20250326", TD "data_20250623"};
 	struct abyss_msg_write_opts o = abyss_msg_write_opts_default();
 	struct abyss_hole h, back;
 	struct abyss_diag d;
@@ -193,7 +193,8 @@ static void test_hole_io_msgs_round_trip_folders(void **state)
 				 0);
 		/* alternate the 2024 and the 2025-06 key styles */
 		o.measured_value = (int)(i & 1);
-		o.device = i & 1 ? "E0025C6395081C56_A4HL-LG_ST_13_16" : "abyss";
+		o.device =
+		    i & 1 ? "E0025C6395081C56_A4HL-LG_ST_13_16" : "abyss";
 		round_trip(&h, &o, &back);
 		assert_same_hole(&h, &back);
 		assert_int_equal(back.local, h.local);
@@ -288,14 +289,13 @@ static void test_hole_io_msgs_layout(void **state)
 	assert_non_null(root);
 	assert_string_equal(
 	    json_string_value(json_object_get(root, "MessageType")), "ua-data");
-	assert_int_equal(strlen(json_string_value(
-			     json_object_get(root, "MessageId"))),
-			 36);
+	assert_int_equal(
+	    strlen(json_string_value(json_object_get(root, "MessageId"))), 36);
 	pl = json_object_get(json_object_get(root, "Messages"), "Payload");
 	assert_true(json_is_object(pl));
 	assert_string_equal(
-	    json_string_value(json_object_get(
-		json_object_get(root, "Messages"), "MessageType")),
+	    json_string_value(json_object_get(json_object_get(root, "Messages"),
+					      "MessageType")),
 	    "ua-keyframe");
 	it = json_object_iter(pl);
 	k = json_object_iter_key(it);
@@ -306,19 +306,18 @@ static void test_hole_io_msgs_layout(void **state)
 	    pl, "nsu=http://airbus.com/IJT/ADrilling;s=Objects.DeviceSet."
 		"setitec40.ResultManagement.Results.0.ResultContent."
 		"StepResults.0.StepResultValues.StepNumber.MeasuredValue"));
-	assert_string_equal(
-	    json_string_value(json_object_get(
-		json_object_iter_value(it), "SourceTimestamp")),
-	    "2024-12-04T19:14:42Z");
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_iter_value(it), "SourceTimestamp")),
+			    "2024-12-04T19:14:42Z");
 	json_decref(root);
 
 	/* PowerTrace without values has no Values key (as 2024-12) */
 	assert_null(strstr(t, "PowerTrace.StepTraceContent"));
 	assert_non_null(strstr(t, "GapLengthTrace.StepTraceContent[0].Values"
 				  "\": {\"Value\": [null, null, null]"));
-	assert_non_null(
-	    strstr(hd, "AssetManagement.Assets.Heads.0.Identification."
-		       "SerialNumber\": {\"Value\": \"\""));
+	assert_non_null(strstr(hd,
+			       "AssetManagement.Assets.Heads.0.Identification."
+			       "SerialNumber\": {\"Value\": \"\""));
 	/* deterministic */
 	assert_int_equal(abyss_hole_to_msgs(&h, &o, NULL, &t2, NULL), 0);
 	assert_string_equal(t, t2);
@@ -339,7 +338,8 @@ static void test_hole_io_msgs_layout(void **state)
 			 ABYSS_EINVAL);
 }
 
-/* ---- JSON and CSV ---------------------------------------------------------- */
+/* ---- JSON and CSV ----------------------------------------------------------
+ */
 
 static char *write_to_string(int (*fn)(const struct abyss_hole *, FILE *),
 			     const struct abyss_hole *h)
@@ -372,10 +372,10 @@ static void test_hole_io_write_json(void **state)
 	root = json_loads(out, 0, &err);
 	if (!root)
 		fail_msg("output is not JSON: %s line %d", err.text, err.line);
-	assert_string_equal(
-	    json_string_value(json_object_get(root, "schema")), "abyss.hole/1");
-	assert_string_equal(
-	    json_string_value(json_object_get(root, "source")), "mqtt");
+	assert_string_equal(json_string_value(json_object_get(root, "schema")),
+			    "abyss.hole/1");
+	assert_string_equal(json_string_value(json_object_get(root, "source")),
+			    "mqtt");
 	assert_string_equal(
 	    json_string_value(json_object_get(root, "machine_id")), "23120040");
 	assert_string_equal(
@@ -390,8 +390,8 @@ static void test_hole_io_write_json(void **state)
 		assert_true(json_real_value(json_array_get(pos, i)) ==
 			    h.position_mm[i]);
 	/* NaN -> null */
-	assert_true(json_is_null(json_array_get(json_object_get(s, "power_w"),
-						0)));
+	assert_true(
+	    json_is_null(json_array_get(json_object_get(s, "power_w"), 0)));
 	assert_int_equal(
 	    json_integer_value(json_array_get(json_object_get(s, "step"), 491)),
 	    2);

@@ -28,8 +28,8 @@ static int load_folder(const char *rel, struct abyss_hole *h,
 }
 
 /* Parses a message from a string placed against a guard page. */
-static int parse_str(const char *topic, const char *json,
-		     struct abyss_msg **m, struct abyss_diag *d)
+static int parse_str(const char *topic, const char *json, struct abyss_msg **m,
+		     struct abyss_diag *d)
 {
 	size_t len = strlen(json);
 	void *g = guard_alloc(json, len);
@@ -59,23 +59,43 @@ static int parse_str(const char *topic, const char *json,
 #define TOPIC_T "OPCPUBSUB/TB1/tool7/ResultManagement/Trace"
 #define TOPIC_H "OPCPUBSUB/TB1/tool7/AssetManagement/Heads"
 
-static const char *result_ok =
-    ENV_BEGIN E(RP "ResultMetaData.SerialNumber", "42") "," E(
-	RP "ResultMetaData.ResultId",
-	"\"123\"") "," E(SRV "IntensityTorqueEmpty",
-			 "[1.5, 2.5]") "," E(SRV "IntensityThrustEmpty",
-					     "[0.1, 0.2]") "," E(SRV
-								 "StepNumber",
-								 "[1, 2]") ","
-	E(SRV "StopCode", "[64, 8192]") ENV_END;
+static const char *result_ok = ENV_BEGIN E(RP "ResultMetaData.SerialNumber", "4"
+									     "2") "," E(
+    RP "ResultMetaData.ResultId",
+    "\"123\"") "," E(SRV "IntensityTorqueEmpty",
+		     "[1.5, 2.5]") "," E(SRV "IntensityThrustEmpty",
+					 "[0.1, 0.2]") "," E(SRV "StepNumber",
+							     "[1, 2]") "," E(SRV
+									     "S"
+									     "t"
+									     "o"
+									     "p"
+									     "C"
+									     "o"
+									     "d"
+									     "e",
+									     "["
+									     "6"
+									     "4"
+									     ","
+									     " "
+									     "8"
+									     "1"
+									     "9"
+									     "2"
+									     "]")
+    ENV_END;
 
 static const char *trace_ok =
     ENV_BEGIN E(TR "PositionTrace" VAL, "[-0.5, -1.0, -1.5]") "," E(
-	TR "IntensityTorqueTrace" VAL, "[0, 1, 2]") "," E(TR
-							  "IntensityThrustTrace" VAL,
-							  "[3, 4, 5]") ","
-	E(TR "StepNumberTrace" VAL, "[1, 2, 2]") "," E(
-	    TR "GapLengthTrace" VAL, "[null, 0.5, null]") ENV_END;
+	TR "IntensityTorqueTrace" VAL,
+	"[0, 1, 2]") "," E(TR "IntensityThrustTrace" VAL,
+			   "[3, 4, 5]") "," E(TR "StepNumberTrace" VAL,
+					      "[1, 2, 2]") "," E(TR "GapLengthT"
+								    "race" VAL,
+								 "[null, 0.5, "
+								 "null]")
+	ENV_END;
 
 /* ---- the real test folders ---------------------------------------------- */
 
@@ -270,8 +290,9 @@ static void test_message_legacy_data_json(void **state)
 	size_t len;
 
 	(void)state;
-	REQUIRE_DATA(p = data_path(
-			 "abyss/src/abyss/dev_data/example-alejandro/data.json"));
+	REQUIRE_DATA(
+	    p = data_path(
+		"abyss/src/abyss/dev_data/example-alejandro/data.json"));
 	buf = read_file(p, &len);
 	assert_non_null(buf);
 	abyss_hole_init(&h);
@@ -311,8 +332,9 @@ static void test_message_legacy_equals_data2_trace(void **state)
 	(void)state;
 	/* data_path returns a static buffer: use each result at once */
 	REQUIRE_DATA(data_path(TD "data2/Trace.json"));
-	REQUIRE_DATA(p = data_path(
-			 "abyss/src/abyss/dev_data/example-alejandro/data.json"));
+	REQUIRE_DATA(
+	    p = data_path(
+		"abyss/src/abyss/dev_data/example-alejandro/data.json"));
 	buf = read_file(p, &len);
 	assert_non_null(buf);
 	abyss_hole_init(&a);
@@ -412,9 +434,9 @@ static void test_message_classify_topics(void **state)
 				  service subscribes by pattern, not by this */
 	assert_int_equal(abyss_msg_classify("ROOT/a/b/Res/Tr", &custom),
 			 ABYSS_MSG_TRACE);
-	assert_int_equal(abyss_msg_classify("ROOT/a/b/AssetManagement/Heads",
-					    &custom),
-			 ABYSS_MSG_UNKNOWN);
+	assert_int_equal(
+	    abyss_msg_classify("ROOT/a/b/AssetManagement/Heads", &custom),
+	    ABYSS_MSG_UNKNOWN);
 	assert_int_equal(abyss_msg_classify(NULL, &t), ABYSS_MSG_UNKNOWN);
 	assert_string_equal(abyss_msg_kind_name(ABYSS_MSG_TRACE), "trace");
 
@@ -534,7 +556,8 @@ static void test_message_timestamp_first_depth_first(void **state)
 	assert_null(m);
 }
 
-/* ---- hand-made messages --------------------------------------------------- */
+/* ---- hand-made messages ---------------------------------------------------
+ */
 
 static void build_msgs(const char *r, const char *t, const char *hd,
 		       struct abyss_hole *h, int expect, struct abyss_diag *d)
@@ -586,35 +609,37 @@ static void test_message_hole_errors(void **state)
 	struct abyss_hole h;
 	struct abyss_diag d;
 	struct abyss_msg *mr = NULL, *mt = NULL;
-	const char *no_serial = ENV_BEGIN E(RP "ResultMetaData.ResultId",
-					    "1") "," E(SRV
-						       "IntensityTorqueEmpty",
-						       "1") ","
-	    E(SRV "IntensityThrustEmpty", "1") "," E(SRV "StepNumber",
-						     "1") ENV_END;
+	const char *no_serial =
+	    ENV_BEGIN E(RP "ResultMetaData.ResultId", "1") "," E(
+		SRV "IntensityTorqueEmpty",
+		"1") "," E(SRV "IntensityThrustEmpty",
+			   "1") "," E(SRV "StepNumber", "1") ENV_END;
 	const char *bad_rid =
 	    ENV_BEGIN E(RP "ResultMetaData.SerialNumber", "1") "," E(
 		RP "ResultMetaData.ResultId",
 		"\"12a\"") "," E(SRV "IntensityTorqueEmpty",
 				 "1") "," E(SRV "IntensityThrustEmpty",
-					    "1") "," E(SRV "StepNumber",
-						       "1") ENV_END;
-	const char *unequal = ENV_BEGIN E(TR "PositionTrace" VAL, "[1, 2]") ","
-	    E(TR "IntensityTorqueTrace" VAL, "[1, 2]") "," E(
-		TR "IntensityThrustTrace" VAL,
-		"[1]") "," E(TR "StepNumberTrace" VAL, "[1, 1]") ENV_END;
-	const char *bad_step = ENV_BEGIN E(TR "PositionTrace" VAL, "[1]") ","
-	    E(TR "IntensityTorqueTrace" VAL, "[1]") "," E(
-		TR "IntensityThrustTrace" VAL,
-		"[1]") "," E(TR "StepNumberTrace" VAL, "[1.5]") ENV_END;
-	const char *empty = ENV_BEGIN E(TR "PositionTrace" VAL, "[]") ","
-	    E(TR "IntensityTorqueTrace" VAL, "[]") "," E(
-		TR "IntensityThrustTrace" VAL,
-		"[]") "," E(TR "StepNumberTrace" VAL, "[]") ENV_END;
-	const char *text = ENV_BEGIN E(TR "PositionTrace" VAL, "[\"1\"]") ","
-	    E(TR "IntensityTorqueTrace" VAL, "[1]") "," E(
-		TR "IntensityThrustTrace" VAL,
-		"[1]") "," E(TR "StepNumberTrace" VAL, "[1]") ENV_END;
+					    "1") "," E(SRV "StepNumber", "1")
+		ENV_END;
+	const char *unequal =
+	    ENV_BEGIN E(TR "PositionTrace" VAL, "[1, 2]") "," E(
+		TR "IntensityTorqueTrace" VAL,
+		"[1, 2]") "," E(TR "IntensityThrustTrace" VAL,
+				"[1]") "," E(TR "StepNumberTrace" VAL, "[1, 1]")
+		ENV_END;
+	const char *bad_step = ENV_BEGIN E(TR "PositionTrace" VAL, "[1]") "," E(
+	    TR "IntensityTorqueTrace" VAL,
+	    "[1]") "," E(TR "IntensityThrustTrace" VAL,
+			 "[1]") "," E(TR "StepNumberTrace" VAL, "[1.5]")
+	    ENV_END;
+	const char *empty = ENV_BEGIN E(TR "PositionTrace" VAL, "[]") "," E(
+	    TR "IntensityTorqueTrace" VAL,
+	    "[]") "," E(TR "IntensityThrustTrace" VAL,
+			"[]") "," E(TR "StepNumberTrace" VAL, "[]") ENV_END;
+	const char *text = ENV_BEGIN E(TR "PositionTrace" VAL, "[\"1\"]") "," E(
+	    TR "IntensityTorqueTrace" VAL,
+	    "[1]") "," E(TR "IntensityThrustTrace" VAL,
+			 "[1]") "," E(TR "StepNumberTrace" VAL, "[1]") ENV_END;
 
 	(void)state;
 	abyss_hole_init(&h);
@@ -673,7 +698,8 @@ static void test_message_custom_data_ids(void **state)
 	abyss_msg_free(mt);
 }
 
-/* ---- malformed input and limits ------------------------------------------- */
+/* ---- malformed input and limits -------------------------------------------
+ */
 
 static void test_message_malformed_json(void **state)
 {
@@ -772,10 +798,10 @@ static void test_message_limits(void **state)
 
 static void test_message_real_files_at_guard_page(void **state)
 {
-	static const char *files[] = {
-	    TD "data0/Result.json", TD "data1/Trace.json",
-	    TD "data_20250623/ResultManagement.json",
-	    TD "data_20250623/Heads.json"};
+	static const char *files[] = {TD "data0/Result.json",
+				      TD "data1/Trace.json",
+				      TD "data_20250623/ResultManagement.json",
+				      TD "data_20250623/Heads.json"};
 	struct abyss_msg *m;
 	struct abyss_diag d;
 	size_t i, len;
