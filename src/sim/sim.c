@@ -275,6 +275,8 @@ static long sim__run(struct sim__state *st, struct abyss_hole *h)
 		double z0 = z, dz = s->feed_mm_s / SIM__HZ;
 		double tq_max = 0.0, th_max = 0.0;
 		int armed = 0, last = (k + 1 == sp->nsteps);
+		int dip = k > 0 &&
+			  fabs(sp->steps[k - 1].rpm - s->rpm) > 0.05 * s->rpm;
 		long first = n;
 
 		code = 0;
@@ -283,7 +285,10 @@ static long sim__run(struct sim__state *st, struct abyss_hole *h)
 			double tq, th, rec, ntq, nth;
 
 			sim__levels(&st->g, z, &tq, &th);
-			rec = k == 0 ? 1.0 : t_step / SIM__DIP_S;
+			/* the spindle changing speed drops the torque for a
+			 * moment (MDB, HAM: 4000 -> 1000 rpm); no change, no
+			 * dip */
+			rec = dip ? t_step / SIM__DIP_S : 1.0;
 			rec = rec > 1.0 ? 1.0 : rec;
 			tq *= scale * rec;
 			th *= scale * rec;
