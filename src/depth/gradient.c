@@ -17,14 +17,16 @@
 
 #include "depth_internal.h"
 
-#define GRAD__MAX_BOUNDS  64   /* step changes examined for dips */
-#define GRAD__BASE_MM	  0.5  /* air stretch used for base and noise */
-#define GRAD__HOLD_MM	  0.5  /* entry must stay engaged this long */
-#define GRAD__GONE_MM	  0.8  /* exit: not engaged for this long after */
-#define GRAD__DIP_MAX_MM  1.5  /* longest step-change dip bridged */
-#define GRAD__GRAD_MM	  0.1  /* half-span of the central difference */
-#define GRAD__RAMP_MAX_MM 2.5  /* longest plausible point ramp */
-#define GRAD__NOISE_FLOOR 0.05 /* A: below the ADC step (0.049 A) */
+#define GRAD__MAX_BOUNDS   64	/* step changes examined for dips */
+#define GRAD__BASE_MM	   0.5	/* air stretch used for base and noise */
+#define GRAD__HOLD_MM	   0.5	/* entry must stay engaged this long */
+#define GRAD__GONE_MM	   0.8	/* exit: not engaged for this long after */
+#define GRAD__DIP_MAX_MM   1.5	/* longest step-change dip bridged */
+#define GRAD__GRAD_MM	   0.1	/* half-span of the central difference */
+#define GRAD__RAMP_MAX_MM  2.5	/* longest plausible point ramp */
+#define GRAD__EXIT_BACK_MM 1.5	/* exit: level compared with 1.5 mm back */
+#define GRAD__EXIT_SHARE   0.08 /* exit: fell below 8 % of that level */
+#define GRAD__NOISE_FLOOR  0.05 /* A: below the ADC step (0.049 A) */
 
 void abyss_gradient_defaults(struct abyss_gradient_opts *o)
 {
@@ -226,32 +228,43 @@ static int grad__resample(struct grad__ctx *c, const struct abyss_hole *h,
 static size_t grad__bridge_dips(struct grad__ctx *c, double thr)
 {
 	size_t k, nrep = 0, back = grad__bins(c, 0.4);
-	size_t skip = grad__bins(c, 0.05),
-	       span = grad__bins(c, GRAD__DIP_MAX_MM);
+	size_t near = grad__bins(c, 0.3), skip = grad__bins(c, 0.05);
+	size_t span = grad__bins(c, GRAD__DIP_MAX_MM),
+	       hold = grad__bins(c, 0.15);
 
 	for (k = 0; k < c->nbound; k++) {
-		size_t b = c->bound[k], j, end;
+		size_t b = c->bound[k], j, end, start, m;
 		double lvl;
 
-		if (b < back + skip)
+		/* the controller may log the stop a sample early or step back
+		 * a little, so the dip is looked for within 0.3 mm of the
+		 * boundary, against the level before that */
+		if (b < back + near)
 			continue;
-		lvl = grad__mean(c->sum, b - back, b - skip);
+		lvl = grad__mean(c->sum, b - near - back, b - near);
 		if (lvl < thr)
 			continue;
-		end = b + span < c->nb ? b + span : c->nb;
-		for (j = b; j < end; j++)
-			if (c->sum[j] >= 0.5 * lvl)
+		end = b + near < c->nb ? b + near : c->nb;
+		for (start = b - near; start < end; start++)
+			if (c->sum[start] < 0.5 * lvl)
 				break;
-		if (j == b || j == end)
+		if (start == end)
 			continue;
-		/* bins [b - skip, j) are re-interpolated from their ends */
-		{
-			size_t m;
+		end = start + span < c->nb ? start + span : c->nb;
+		for (j = start; j < end; j++) { /* a recovery that holds */
+			size_t q = j;
 
-			for (m = b - skip; m < j; m++)
-				c->cnt[m] = 0.0;
-			nrep++;
+			while (q < end && q < j + hold &&
+			       c->sum[q] >= 0.5 * lvl)
+				q++;
+			if (q == j + hold)
+				break;
 		}
+		if (j == end)
+			continue; /* no recovery: maybe the exit */
+		for (m = start > skip ? start - skip : 0; m < j; m++)
+			c->cnt[m] = 0.0;
+		nrep++;
 	}
 	if (nrep)
 		grad__interpolate(c->sum, c->cnt, c->nb);
@@ -335,6 +348,31 @@ static double grad__onset(const struct grad__ctx *c, size_t m, size_t lo,
 	return grad__depth(c, m) - lead;
 }
 
+/* A step change that stops the spindle in the middle of the exit ramp (a
+ * TORQUE_MIN trigger fires there) cuts the ramp off with a cliff, and the
+ * cliff is steeper than the ramp. When the steepest fall j sits on a step
+ * boundary and the torque was already falling before it, the steepest point
+ * before the boundary is used instead: its tangent still finds the onset. */
+static size_t grad__exit_before_step(const struct grad__ctx *c, size_t a,
+				     size_t j)
+{
+	size_t near = grad__bins(c, 0.3), k, i, j2;
+
+	for (k = 0; k < c->nbound; k++) {
+		size_t bb = c->bound[k];
+
+		if (bb + near < j || bb > j + near || bb < a + 2 * near)
+			continue;
+		j2 = a;
+		for (i = a; i < bb - near; i++)
+			if (c->g[i] < c->g[j2])
+				j2 = i;
+		if (c->g[j2] < 0.25 * c->g[j])
+			return j2;
+	}
+	return j;
+}
+
 static int grad__has_stop(const struct abyss_hole *h, double sign, double lo,
 			  double hi, uint32_t bits)
 {
@@ -362,7 +400,8 @@ int abyss_gradient_estimate(const struct abyss_hole *h,
 	struct grad__ctx c;
 	double sign, first = 0.0, buf[64], dev[64], thr, hr, smax, lvl;
 	double d_entry, d_exit;
-	size_t i, j, nbase, cross, hold, me, mx, lo, hi, gone;
+	size_t i, j, nbase, cross, hold, me, mx, lo, hi, gone, back;
+	int tail = 0;
 	int rc;
 
 	abyss_estimate_clear(out, ABYSS_METHOD_GRADIENT);
@@ -488,19 +527,48 @@ int abyss_gradient_estimate(const struct abyss_hole *h,
 	/* exit: the first fall below the threshold after which the torque
 	 * stays low for GRAD__GONE_MM (or the data ends) */
 	gone = grad__bins(&c, GRAD__GONE_MM);
+	back = grad__bins(&c, GRAD__EXIT_BACK_MM);
 	mx = c.nb;
 	for (j = cross + hold; j < c.nb; j++) {
 		size_t k, end = j + gone < c.nb ? j + gone : c.nb;
+		/* low means below the engaged threshold, or below a share of
+		 * the level a little earlier: margins rubbing in the hole can
+		 * leave a few A after the break-through (TUHH) */
+		double ref = c.sm[j >= back ? j - back : 0] - inf.base_a;
+		double low = inf.base_a + fmax(thr, GRAD__EXIT_SHARE * ref);
 
-		if (c.sm[j] > inf.threshold_a)
+		if (c.sm[j] > low)
 			continue;
-		for (k = j; k < end && c.sm[k] <= inf.threshold_a; k++)
+		for (k = j; k < end && c.sm[k] <= low; k++)
 			;
 		if (k == end) {
 			mx = j;
 			break;
 		}
 		j = k;
+	}
+	if (mx == c.nb) {
+		/* the data may end during a slow decay after the break-through
+		 * (TUHH V6/V9: 16 A -> 7 A, then a tail of chips and margins
+		 * down to 1-2 A when the record stops). Accept the steepest
+		 * fall when the torque never rises again and ends below a
+		 * quarter of its level before the fall. */
+		size_t m = cross + hold < c.nb ? cross + hold : c.nb - 1, k;
+		double pre, top;
+
+		for (j = m; j < c.nb; j++)
+			if (c.g[j] < c.g[m])
+				m = j;
+		k = m > back ? m - back : 0;
+		pre = c.sm[k > cross ? k : cross] - inf.base_a;
+		top = c.sm[m];
+		for (j = m; j < c.nb; j++)
+			top = c.sm[j] > top ? c.sm[j] : top;
+		if (c.g[m] < 0.0 && c.sm[c.nb - 1] - inf.base_a <= 0.25 * pre &&
+		    top <= c.sm[m] + 0.05 * pre) {
+			mx = m;
+			tail = 1;
+		}
 	}
 	if (mx == c.nb) {
 		rc = depth__fail(&out->exit, ABYSS_ENOTFOUND,
@@ -516,7 +584,7 @@ int abyss_gradient_estimate(const struct abyss_hole *h,
 			       : 0;
 		size_t b = mx + grad__bins(&c, 0.5);
 		double before, after, conf;
-		int tail = mx + gone >= c.nb;
+		tail |= mx + gone >= c.nb;
 
 		a = a < me ? me : a;
 		b = b < c.nb ? b : c.nb;
@@ -524,6 +592,7 @@ int abyss_gradient_estimate(const struct abyss_hole *h,
 		for (i = a; i < b; i++)
 			if (c.g[i] < c.g[j])
 				j = i;
+		j = grad__exit_before_step(&c, a, j);
 		before = c.sm[a];
 		after = c.sm[b - 1];
 		conf = grad__clamp01((before - after) /
