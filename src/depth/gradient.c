@@ -26,6 +26,8 @@
 #define GRAD__RAMP_MAX_MM  2.5	/* longest plausible point ramp */
 #define GRAD__EXIT_BACK_MM 1.5	/* exit: level compared with 1.5 mm back */
 #define GRAD__EXIT_SHARE   0.08 /* exit: fell below 8 % of that level */
+#define GRAD__TAIL_MM	   0.3	/* an exit needs this much data after it */
+#define GRAD__AIR_MAX_A	   1.0	/* I Torque in air is ~0 (above no-load) */
 #define GRAD__NOISE_FLOOR  0.05 /* A: below the ADC step (0.049 A) */
 
 void abyss_gradient_defaults(struct abyss_gradient_opts *o)
@@ -486,10 +488,10 @@ int abyss_gradient_estimate(const struct abyss_hole *h,
 				 inf.base_a, thr, GRAD__HOLD_MM);
 		goto fail_exit_too;
 	}
-	if (cross < nbase) {
+	if (cross < nbase || inf.base_a > GRAD__AIR_MAX_A) {
 		rc = depth__fail(&out->entry, ABYSS_ENOTFOUND,
 				 "torque is already %.2f A at the first "
-				 "sample: the hole starts inside the part",
+				 "samples: the hole starts inside the part",
 				 c.sm[0]);
 		goto fail_exit_too;
 	}
@@ -541,7 +543,7 @@ int abyss_gradient_estimate(const struct abyss_hole *h,
 			continue;
 		for (k = j; k < end && c.sm[k] <= low; k++)
 			;
-		if (k == end) {
+		if (k == end && k - j >= grad__bins(&c, GRAD__TAIL_MM)) {
 			mx = j;
 			break;
 		}
@@ -564,7 +566,8 @@ int abyss_gradient_estimate(const struct abyss_hole *h,
 		top = c.sm[m];
 		for (j = m; j < c.nb; j++)
 			top = c.sm[j] > top ? c.sm[j] : top;
-		if (c.g[m] < 0.0 && c.sm[c.nb - 1] - inf.base_a <= 0.25 * pre &&
+		if (c.g[m] < 0.0 && m + grad__bins(&c, GRAD__TAIL_MM) < c.nb &&
+		    c.sm[c.nb - 1] - inf.base_a <= 0.25 * pre &&
 		    top <= c.sm[m] + 0.05 * pre) {
 			mx = m;
 			tail = 1;

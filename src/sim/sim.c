@@ -361,7 +361,7 @@ static long sim__run(struct sim__state *st, struct abyss_hole *h)
 			z += dz;
 	}
 	/* dwell then retract: still the last step, stop code held, torque
-	 * decaying towards zero as the spindle stops */
+	 * as the controller logs them */
 	{
 		const struct abyss_sim_step *s = &sp->steps[sp->nsteps - 1];
 		long nd = (long)nearbyint(sp->dwell_s * SIM__HZ);
@@ -379,10 +379,14 @@ static long sim__run(struct sim__state *st, struct abyss_hole *h)
 				double tq0 = h->torque_a[n - 1];
 
 				h->position_mm[n] = -sim__round3(zr);
+				/* the controller repeats its last reading
+				 * while the spindle dwells (MDB files end
+				 * with identical rows), then reads ~0 while
+				 * retracting in air */
 				h->torque_a[n] =
-				    sim__quant(tq0 * 0.8, SIM__TQ_LSB);
-				h->thrust_a[n] = sim__quant(
-				    h->thrust_a[n - 1] * 0.8, SIM__TH_LSB);
+				    i < nd ? tq0 : sim__quant(0.0, SIM__TQ_LSB);
+				h->thrust_a[n] =
+				    i < nd ? h->thrust_a[n - 1] : 0.0;
 				h->torque_empty_a[n] = h->torque_empty_a[n - 1];
 				h->thrust_empty_a[n] = h->thrust_empty_a[n - 1];
 				h->power_w[n] = h->power_w[n - 1];

@@ -401,8 +401,7 @@ int abyss_sim_write_setitec(FILE *f, const struct abyss_hole *h,
 	      "(W)\tGap Length (mm)",
 	      f);
 	for (i = 0; i < h->n; i++) {
-		fputc('\n', f); /* no newline after the last row, as real
-				   files */
+		fputc('\n', f);
 		simio__c3(f, h->position_mm[i]);
 		fputc('\t', f);
 		simio__c3(f, h->torque_a[i]);
