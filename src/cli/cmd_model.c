@@ -13,7 +13,6 @@
 #include "abyss/safetensors.h"
 #include "cli.h"
 
-int cmd_model(int argc, char **argv);
 
 static void model_usage(FILE *f)
 {
