@@ -13,7 +13,6 @@
 #include "abyss/safetensors.h"
 #include "cli.h"
 
-
 static void model_usage(FILE *f)
 {
 	fprintf(f,
