@@ -64,6 +64,9 @@ struct abyss_nn_config {
 /* Bounds on a parsed config (a config is external input). */
 #define ABYSS_NN_MAX_DIM    65536
 #define ABYSS_NN_MAX_LAYERS 256
+#define ABYSS_NN_MAX_PARAMS ((size_t)1 << 30) /* floats (4 GiB) */
+/* activation floats per block (16 GiB); a larger max_batch is refused */
+#define ABYSS_NN_MAX_ACTS ((size_t)1 << 32)
 
 /* Fills cfg with the original abyss configuration (has_tool_age cv4:
  * 512/512, patch 8, 17 channels, d_model 16, 8 layers, mix_channel, gated

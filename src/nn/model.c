@@ -427,7 +427,7 @@ static int layout_acts(struct abyss_nn_model *m)
 		b[FM_GATED] = act_add(&tot, ND, g, &ovf);
 		b[FM_OUT] = act_add(&tot, ND, 1, &ovf);
 	}
-	if (ovf)
+	if (ovf || tot > ABYSS_NN_MAX_ACTS)
 		return ABYSS_ETOOBIG;
 	m->nacts = tot;
 	return 0;
@@ -507,6 +507,15 @@ int abyss_nn_model_new(const struct abyss_nn_config *cfg,
 	bd.cap = 0;
 	bd.oom = 0;
 	build_params(&bd);
+	if (m->nparams > ABYSS_NN_MAX_PARAMS) {
+		size_t np = m->nparams;
+
+		abyss_nn_model_free(m);
+		return abyss_diag_set(diag, ABYSS_ETOOBIG, 0, 0,
+				      "the config implies %zu parameters, over "
+				      "the limit of %zu",
+				      np, (size_t)ABYSS_NN_MAX_PARAMS);
+	}
 	m->ptab = calloc(m->ntensors, sizeof(*m->ptab));
 	if (!m->ptab)
 		goto oom;
