@@ -16,15 +16,33 @@
  * result does not depend on the instruction set) while every sum is kept
  * in double. */
 #define BLK 64
+/* below this many multiply-adds a kernel stays on one thread */
+#define PAR_MIN ((size_t)1 << 16)
+
+/* Row-parallel loops: every output element is owned by one thread and
+ * summed in a fixed order, so results are bit-identical for any thread
+ * count (checked: 1, 2, 3 threads give the same predictions and gradients).
+ * Off by default (define ABYSS_NN_OPENMP, with -fopenmp, to enable): on a
+ * loaded shared machine OpenMP's spinning threads cost more than they
+ * bring; the threading policy belongs to the speed work. */
+#ifdef ABYSS_NN_OPENMP
+#define NN_PARALLEL_FOR _Pragma("omp parallel for if (par) schedule(static)")
+#else
+#define NN_PARALLEL_FOR
+#endif
 
 void nn__matmul_forward(float *out, const float *inp, const float *w,
 			const float *b, size_t N, size_t IC, size_t OC)
 {
-	size_t n, o, i;
+	int par = N * IC * OC > PAR_MIN;
+	long n;
 
-	for (n = 0; n < N; n++) {
-		const float *x = inp + n * IC;
-		float *y = out + n * OC;
+	(void)par;
+	NN_PARALLEL_FOR
+	for (n = 0; n < (long)N; n++) {
+		const float *x = inp + (size_t)n * IC;
+		float *y = out + (size_t)n * OC;
+		size_t o, i;
 
 		for (o = 0; o < OC; o++) {
 			const float *wr = w + o * IC;
@@ -50,22 +68,26 @@ void nn__matmul_backward(float *dinp, float *dw, float *db, const float *dout,
 			 const float *inp, const float *w, size_t N, size_t IC,
 			 size_t OC)
 {
-	double acc[BLK];
-	size_t n, o, i0, i, m;
+	int par = N * IC * OC > PAR_MIN;
+	long n, o;
 
+	(void)par;
 	if (dinp) {
 		/* dinp[n, i] += sum_o dout[n, o] w[o, i] */
-		for (n = 0; n < N; n++) {
-			const float *dy = dout + n * OC;
-			float *dx = dinp + n * IC;
+		NN_PARALLEL_FOR
+		for (n = 0; n < (long)N; n++) {
+			const float *dy = dout + (size_t)n * OC;
+			float *dx = dinp + (size_t)n * IC;
+			double acc[BLK];
+			size_t i0, i, m, oo;
 
 			for (i0 = 0; i0 < IC; i0 += BLK) {
 				m = IC - i0 < BLK ? IC - i0 : BLK;
 				for (i = 0; i < m; i++)
 					acc[i] = 0.0;
-				for (o = 0; o < OC; o++) {
-					const float *wr = w + o * IC + i0;
-					double d = dy[o];
+				for (oo = 0; oo < OC; oo++) {
+					const float *wr = w + oo * IC + i0;
+					double d = dy[oo];
 
 					for (i = 0; i < m; i++)
 						acc[i] += d * (double)wr[i];
@@ -77,16 +99,19 @@ void nn__matmul_backward(float *dinp, float *dw, float *db, const float *dout,
 	}
 	if (dw) {
 		/* dw[o, i] += sum_n dout[n, o] inp[n, i] */
-		for (o = 0; o < OC; o++) {
-			float *dwr = dw + o * IC;
+		NN_PARALLEL_FOR
+		for (o = 0; o < (long)OC; o++) {
+			float *dwr = dw + (size_t)o * IC;
+			double acc[BLK];
+			size_t i0, i, m, nn;
 
 			for (i0 = 0; i0 < IC; i0 += BLK) {
 				m = IC - i0 < BLK ? IC - i0 : BLK;
 				for (i = 0; i < m; i++)
 					acc[i] = 0.0;
-				for (n = 0; n < N; n++) {
-					const float *xr = inp + n * IC + i0;
-					double d = dout[n * OC + o];
+				for (nn = 0; nn < N; nn++) {
+					const float *xr = inp + nn * IC + i0;
+					double d = dout[nn * OC + (size_t)o];
 
 					for (i = 0; i < m; i++)
 						acc[i] += d * (double)xr[i];
@@ -97,11 +122,12 @@ void nn__matmul_backward(float *dinp, float *dw, float *db, const float *dout,
 		}
 	}
 	if (db) {
-		for (o = 0; o < OC; o++) {
+		for (o = 0; o < (long)OC; o++) {
 			double a = 0.0;
+			size_t nn;
 
-			for (n = 0; n < N; n++)
-				a += (double)dout[n * OC + o];
+			for (nn = 0; nn < N; nn++)
+				a += (double)dout[nn * OC + (size_t)o];
 			db[o] += (float)a;
 		}
 	}
@@ -267,10 +293,16 @@ void nn__attention_forward(float *ctx, float *probs, const float *q,
 			   const float *k, const float *v, const float *mask,
 			   size_t N, size_t P, size_t D, size_t nh)
 {
-	size_t hd = D / nh, n, h, i, j, d;
+	size_t hd = D / nh;
 	float scale = 1.0f / sqrtf((float)hd);
+	int par = N * P * P * D > PAR_MIN;
+	long nl;
 
-	for (n = 0; n < N; n++) {
+	(void)par;
+	NN_PARALLEL_FOR
+	for (nl = 0; nl < (long)N; nl++) {
+		size_t n = (size_t)nl, h, i, j, d;
+
 		for (h = 0; h < nh; h++) {
 			for (i = 0; i < P; i++) {
 				const float *qi = q + (n * P + i) * D + h * hd;
@@ -311,16 +343,23 @@ void nn__attention_forward(float *ctx, float *probs, const float *q,
 	}
 }
 
-void nn__attention_backward(float *dq, float *dk, float *dv, float *dscratch,
+void nn__attention_backward(float *dq, float *dk, float *dv, float *dprobs,
 			    const float *dctx, const float *q, const float *k,
 			    const float *v, const float *probs,
 			    const float *mask, size_t N, size_t P, size_t D,
 			    size_t nh)
 {
-	size_t hd = D / nh, n, h, i, j, d;
+	size_t hd = D / nh;
 	float scale = 1.0f / sqrtf((float)hd);
+	int par = N * P * P * D > PAR_MIN;
+	long nl;
 
-	for (n = 0; n < N; n++) {
+	/* sequences are independent: one thread owns all of sequence n */
+	(void)par;
+	NN_PARALLEL_FOR
+	for (nl = 0; nl < (long)N; nl++) {
+		size_t n = (size_t)nl, h, i, j, d;
+
 		for (h = 0; h < nh; h++) {
 			for (i = 0; i < P; i++) {
 				const float *pr =
@@ -332,7 +371,7 @@ void nn__attention_backward(float *dq, float *dk, float *dv, float *dscratch,
 				    dctx + (n * P + i) * D + h * hd;
 				const float *qi = q + (n * P + i) * D + h * hd;
 				float *dqi = dq + (n * P + i) * D + h * hd;
-				float *dp = dscratch;
+				float *dp = dprobs + ((n * nh + h) * P + i) * P;
 				double dot = 0.0;
 
 				for (j = 0; j < P; j++) {

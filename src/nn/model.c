@@ -109,7 +109,7 @@ enum {
 	G_Z2,
 	G_HEADOUT, /* [B,H,C] */
 	G_PRED,	   /* [B,H,C] */
-	G_SCRATCH, /* gate/attention backward scratch */
+	G_SCRATCH, /* gate backward scratch */
 	G_NBUF
 };
 
@@ -362,11 +362,11 @@ static int layout_acts(struct abyss_nn_model *m)
 	m->gbuf[G_Z2] = act_add(&tot, Bm * C * H, c->head_linears == 3, &ovf);
 	m->gbuf[G_HEADOUT] = act_add(&tot, Bm * H * C, 1, &ovf);
 	m->gbuf[G_PRED] = act_add(&tot, Bm * H * C, 1, &ovf);
-	/* scratch: gate backward needs rows x width, attention P floats */
+	/* scratch: the gate backward needs rows x width floats */
 	scratch = ND > N * P ? ND : N * P;
 	if (scratch < Bm * D * P * C)
 		scratch = Bm * D * P * C;
-	m->gbuf[G_SCRATCH] = act_add(&tot, scratch + P, tr, &ovf);
+	m->gbuf[G_SCRATCH] = act_add(&tot, scratch, tr, &ovf);
 	for (l = 0; l < c->num_layers; l++) {
 		size_t *b = m->lbuf[l];
 
@@ -1270,10 +1270,10 @@ static void mixer_layer_backward(struct abyss_nn_model *m, int l, size_t B)
 				    GRD(p->pm_o.b), DACT(a[PM_ATTN]),
 				    ACT(a[PM_CTX]), PRM(p->pm_o.w), N, D, D);
 		nn__attention_backward(
-		    DACT(a[PM_Q]), DACT(a[PM_K]), DACT(a[PM_V]), scratch,
-		    DACT(a[PM_CTX]), ACT(a[PM_Q]), ACT(a[PM_K]), ACT(a[PM_V]),
-		    ACT(a[PM_PROBS]), mask_of(m, a[PM_PMASK], pd), B * C, P, D,
-		    nh);
+		    DACT(a[PM_Q]), DACT(a[PM_K]), DACT(a[PM_V]),
+		    DACT(a[PM_PROBS]), DACT(a[PM_CTX]), ACT(a[PM_Q]),
+		    ACT(a[PM_K]), ACT(a[PM_V]), ACT(a[PM_PROBS]),
+		    mask_of(m, a[PM_PMASK], pd), B * C, P, D, nh);
 		nn__matmul_backward(DACT(a[PM_NORM]), GRD(p->pm_q.w),
 				    GRD(p->pm_q.b), DACT(a[PM_Q]),
 				    ACT(a[PM_NORM]), PRM(p->pm_q.w), N, D, D);

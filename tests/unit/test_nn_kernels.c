@@ -218,7 +218,7 @@ static void attention_case(size_t nh, int with_mask)
 	size_t N = 2, P = 5, D = 4, n = N * P * D, i;
 	float *q = rvec(n, 1), *k = rvec(n, 1), *v = rvec(n, 1);
 	float *dq = zvec(n), *dk = zvec(n), *dv = zvec(n);
-	float *probs = zvec(N * nh * P * P), *scratch = zvec(P);
+	float *probs = zvec(N * nh * P * P), *scratch = zvec(N * nh * P * P);
 	float *mask = NULL;
 	uint64_t seed = 7;
 	struct probe p;
