@@ -342,10 +342,8 @@ static inline double rmean_value(const struct rmean *m, long minp)
 	r = m->sum / (double)m->nobs;
 	if (m->consec >= m->nobs)
 		r = m->prev;
-	else if (m->neg_ct == 0 && r < 0)
-		r = 0;
-	else if (m->neg_ct == m->nobs && r > 0)
-		r = 0;
+	else if ((m->neg_ct == 0 && r < 0) || (m->neg_ct == m->nobs && r > 0))
+		r = 0; /* the sign of the inputs wins over rounding */
 	return r;
 }
 
@@ -618,7 +616,7 @@ static int entry_core(const double *position, const double *torque, size_t n,
 		      enum abyss_compat_dtype dt, int negate_input, long *index,
 		      double *pos_mm, char *why)
 {
-	double head[200], sum, xs, a, b, t0;
+	double head[200] = {0}, sum, xs, a, b, t0;
 	size_t i, k, i0 = 0, nh = n < 200 ? n : 200;
 	int neg, found = 0, f32 = dt == ABYSS_COMPAT_F32;
 
@@ -951,8 +949,8 @@ static int seg_core(const double *position, const double *torque,
 {
 	int32_t groups[ABYSS_COMPAT_MAX_GROUPS];
 	size_t first[ABYSS_COMPAT_MAX_GROUPS];
-	size_t ngroups = 0, g, i, m, last, *gi;
-	double *pa, *sa, *gp, *gs, *kw, t, e;
+	size_t ngroups = 0, g, i, m, last;
+	double *pa, *sa, *gi, *gp, *gs, *kw, t, e;
 	const double *sp, *ss;
 	struct abyss_compat_keypoints kp[3];
 	int sum_f32, rc;
@@ -984,7 +982,7 @@ static int seg_core(const double *position, const double *torque,
 		  !column_integral(torque_empty, n, dt);
 	pa = work;
 	sa = work + n;
-	gi = (size_t *)(work + 2 * n);
+	gi = work + 2 * n; /* sample indices, exact in a double */
 	gp = work + 3 * n;
 	gs = work + 4 * n;
 	kw = work + 5 * n;
@@ -1011,7 +1009,7 @@ static int seg_core(const double *position, const double *torque,
 			for (i = first[g], m = 0; i < n; i++) {
 				if (step[i] != groups[g])
 					continue;
-				gi[m] = i;
+				gi[m] = (double)i;
 				gp[m] = pa[i];
 				gs[m] = sa[i];
 				m++;
@@ -1174,7 +1172,9 @@ static int pseg_core(const double *torque, const double *pos, size_t n,
 		     double out_pos[3], long out_index[3], char *why)
 {
 	double *p = work, *tq = work + n, *w = work + 2 * n;
-	struct pseg seg[3];
+	struct pseg seg[3] = {{-1, -1, -1, -1, 0, 0, 0},
+			      {-1, -1, -1, -1, 0, 0, 0},
+			      {-1, -1, -1, -1, 0, 0, 0}};
 	size_t i, s, nseg = 0;
 	long ix[3];
 	int rc;
@@ -1302,8 +1302,8 @@ int depth__compat(const struct abyss_hole *h, struct abyss_scratch *scratch,
 	struct abyss_compat_segmented seg;
 	char why[COMPAT__WHY_MAX];
 	size_t n = h->n, need;
-	double *work, pos;
-	long idx;
+	double *work, pos = 0.0;
+	long idx = -1;
 	int rc = ABYSS_OK, rc_entry, rc_exit;
 
 	(void)diag; /* the dispatcher reports the first failed keypoint */
