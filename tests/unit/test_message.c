@@ -21,10 +21,10 @@ static int load_folder(const char *rel, struct abyss_hole *h,
 {
 	const char *p = data_path(rel);
 
-	if (!p)
-		return 1;
 	abyss_hole_init(h);
 	abyss_diag_init(d);
+	if (!p)
+		return 1;
 	return abyss_hole_from_msg_folder(p, NULL, h, d);
 }
 
