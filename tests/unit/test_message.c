@@ -616,6 +616,57 @@ static void test_message_timestamp_first_depth_first(void **state)
 	assert_null(m);
 }
 
+static void test_message_same_data_like_the_buffer(void **state)
+{
+	static const struct {
+		const char *a, *b;
+		int same;
+	} cases[] = {
+	    {"{\"x\": 1, \"y\": [1, 2]}", "{\"y\": [1, 2], \"x\": 1}", 1},
+	    {"{\"x\": 1.0}", "{\"x\": 1}", 1},
+	    {"{\"x\": 0.1}", "{\"x\": 0.10000000000001}", 1},
+	    {"{\"x\": 0.1}", "{\"x\": 0.1000001}", 0},
+	    {"{\"x\": true}", "{\"x\": 1}", 1},
+	    {"{\"x\": 1}", "{\"x\": \"1\"}", 1},
+	    {"{\"x\": null}", "{\"x\": null}", 1},
+	    {"{\"x\": null}", "{\"x\": \"None\"}", 0},
+	    {"{\"x\": [1, 2]}", "{\"x\": [2, 1]}", 0},
+	    {"{\"x\": [1]}", "{\"x\": [1, 1]}", 0},
+	    {"{\"x\": 1}", "{\"x\": 1, \"z\": 1}", 0},
+	    {"{\"x\": {\"a\": 1}}", "{\"x\": [1]}", 0},
+	    {"{\"x\": \"a\"}", "{\"x\": \"b\"}", 0},
+	};
+	struct abyss_msg *a, *b;
+	struct abyss_diag d;
+	char ja[256], jb[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* wrap each value in a minimal valid message */
+		snprintf(
+		    ja, sizeof(ja),
+		    "{\"Messages\": {\"Payload\": {\"k\": {\"SourceTimestamp\""
+		    ": \"2024-01-01T00:00:00Z\", \"Value\": %s}}}}",
+		    cases[i].a);
+		snprintf(
+		    jb, sizeof(jb),
+		    "{\"Messages\": {\"Payload\": {\"k\": {\"SourceTimestamp\""
+		    ": \"2024-01-01T00:00:00Z\", \"Value\": %s}}}}",
+		    cases[i].b);
+		a = b = NULL;
+		assert_int_equal(parse_str(TOPIC_R, ja, &a, &d), 0);
+		assert_int_equal(parse_str(TOPIC_R, jb, &b, &d), 0);
+		if (abyss_msg_same_data(a, b) != cases[i].same)
+			fail_msg("case %zu: %s vs %s", i, cases[i].a,
+				 cases[i].b);
+		assert_int_equal(abyss_msg_same_data(b, a), cases[i].same);
+		abyss_msg_free(a);
+		abyss_msg_free(b);
+	}
+	assert_int_equal(abyss_msg_same_data(NULL, NULL), 0);
+}
+
 /* ---- hand-made messages ---------------------------------------------------
  */
 
@@ -904,6 +955,7 @@ int main(void)
 	    cmocka_unit_test(test_message_classify_topics),
 	    cmocka_unit_test(test_message_timestamps),
 	    cmocka_unit_test(test_message_timestamp_first_depth_first),
+	    cmocka_unit_test(test_message_same_data_like_the_buffer),
 	    cmocka_unit_test(test_message_hand_made_hole),
 	    cmocka_unit_test(test_message_hole_errors),
 	    cmocka_unit_test(test_message_custom_data_ids),
