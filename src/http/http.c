@@ -275,20 +275,44 @@ static enum MHD_Result serve_status(struct abyss_http *h,
 	return reply_json(c, MHD_HTTP_OK, j, h->lim.max_status_bytes);
 }
 
-/* libmicrohttpd calls this once the request line and headers are in. We
- * answer on that first call: no endpoint takes a body, and libmicrohttpd
- * closes the connection rather than read a body nobody asked for. */
+/* 1 when a GET carries a body, which no endpoint reads. */
+static int has_body(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(
+	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	return (cl && strcmp(cl, "0") != 0) ||
+	       MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+					   MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/* libmicrohttpd calls this once the request line and headers are in, then
+ * again once the body (none, for us) is in. Requests we refuse are answered
+ * on the first call, which makes libmicrohttpd close the connection instead
+ * of reading a body nobody wants; the endpoints answer on the second call so
+ * that keep-alive connections (Prometheus scrapers) stay open. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
 {
+	static int seen; /* address used as the "headers seen" mark */
 	struct abyss_http *h = cls;
 
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-				  "method not allowed\n");
+	if (!*con_cls) {
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+			return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+					  "method not allowed\n");
+		if (has_body(c))
+			return reply_text(c, MHD_HTTP_BAD_REQUEST,
+					  "a GET request takes no body\n");
+		*con_cls = &seen;
+		return MHD_YES;
+	}
+	if (*upload_data_size) { /* cannot happen after has_body() */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
 	if (strcmp(url, "/metrics") == 0)
 		return serve_metrics(h, c);
 	if (strcmp(url, "/livez") == 0)
