@@ -23,6 +23,11 @@
 
 #include "abyss/version.h"
 
+/* abyss_diag_set() returns its code; repeating the (constant) code here lets
+ * the static analyzer see that an error path never returns 0. */
+#define DIAG_FAIL(d, code, line, col, ...)                                     \
+	(abyss_diag_set((d), (code), (line), (col), __VA_ARGS__), (code))
+
 struct metrics__family {
 	char name[ABYSS_METRICS_NAME_MAX];
 	char help[ABYSS_METRICS_HELP_MAX];
@@ -211,24 +216,24 @@ static int check_args(enum abyss_metric_type type, const char *name,
 	size_t i;
 
 	if (!valid_metric_name(name))
-		return abyss_diag_set(
-		    diag, ABYSS_EINVAL, 0, 0,
-		    "invalid metric name \"%s\": use "
-		    "[a-zA-Z_:][a-zA-Z0-9_:]*, under %d bytes",
-		    name ? name : "(null)", ABYSS_METRICS_NAME_MAX);
+		return DIAG_FAIL(diag, ABYSS_EINVAL, 0, 0,
+				 "invalid metric name \"%s\": use "
+				 "[a-zA-Z_:][a-zA-Z0-9_:]*, under %d bytes",
+				 name ? name : "(null)",
+				 ABYSS_METRICS_NAME_MAX);
 	if (help && strlen(help) >= ABYSS_METRICS_HELP_MAX)
-		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
-				      "help text of %s is over %d bytes", name,
-				      ABYSS_METRICS_HELP_MAX - 1);
+		return DIAG_FAIL(diag, ABYSS_EINVAL, 0, 0,
+				 "help text of %s is over %d bytes", name,
+				 ABYSS_METRICS_HELP_MAX - 1);
 	if (label) {
 		if (!valid_label_name(label) ||
 		    (type == ABYSS_METRIC_HISTOGRAM && !strcmp(label, "le")))
-			return abyss_diag_set(
-			    diag, ABYSS_EINVAL, 0, 0,
-			    "invalid label name \"%s\" for %s", label, name);
+			return DIAG_FAIL(diag, ABYSS_EINVAL, 0, 0,
+					 "invalid label name \"%s\" for %s",
+					 label, name);
 		if (!value || !value[0] ||
 		    strlen(value) >= ABYSS_METRICS_LVALUE_MAX)
-			return abyss_diag_set(
+			return DIAG_FAIL(
 			    diag, ABYSS_EINVAL, 0, 0,
 			    "%s{%s}: the label value must be 1 to %d bytes",
 			    name, label, ABYSS_METRICS_LVALUE_MAX - 1);
@@ -236,18 +241,17 @@ static int check_args(enum abyss_metric_type type, const char *name,
 	if (type != ABYSS_METRIC_HISTOGRAM)
 		return 0;
 	if (!bounds || nbounds == 0 || nbounds > ABYSS_METRICS_BUCKETS_MAX)
-		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
-				      "histogram %s needs 1 to %d buckets",
-				      name, ABYSS_METRICS_BUCKETS_MAX);
+		return DIAG_FAIL(diag, ABYSS_EINVAL, 0, 0,
+				 "histogram %s needs 1 to %d buckets", name,
+				 ABYSS_METRICS_BUCKETS_MAX);
 	for (i = 0; i < nbounds; i++) {
 		if (!isfinite(bounds[i]) ||
 		    (i > 0 && bounds[i] <= bounds[i - 1]))
-			return abyss_diag_set(
-			    diag, ABYSS_EINVAL, 0, 0,
-			    "histogram %s: bucket bounds must "
-			    "be finite and increasing (bound "
-			    "%zu)",
-			    name, i);
+			return DIAG_FAIL(diag, ABYSS_EINVAL, 0, 0,
+					 "histogram %s: bucket bounds must "
+					 "be finite and increasing (bound "
+					 "%zu)",
+					 name, i);
 	}
 	return 0;
 }
@@ -260,17 +264,17 @@ static int same_family(const struct metrics__family *f,
 {
 	if (f->type != type || strcmp(f->help, help ? help : "") != 0 ||
 	    strcmp(f->label, label ? label : "") != 0)
-		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
-				      "%s is already registered with another "
-				      "type, help text or label name",
-				      f->name);
+		return DIAG_FAIL(diag, ABYSS_EINVAL, 0, 0,
+				 "%s is already registered with another "
+				 "type, help text or label name",
+				 f->name);
 	if (type == ABYSS_METRIC_HISTOGRAM &&
 	    (f->nbounds != nbounds ||
 	     memcmp(f->bounds, bounds, nbounds * sizeof(*bounds)) != 0))
-		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
-				      "%s is already registered with other "
-				      "buckets",
-				      f->name);
+		return DIAG_FAIL(diag, ABYSS_EINVAL, 0, 0,
+				 "%s is already registered with other "
+				 "buckets",
+				 f->name);
 	return 0;
 }
 
@@ -288,19 +292,19 @@ static int new_family(struct abyss_metrics *r, enum abyss_metric_type type,
 		     is_hist_suffix(name, e->name)) ||
 		    (type == ABYSS_METRIC_HISTOGRAM &&
 		     is_hist_suffix(e->name, name)))
-			return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
-					      "%s clashes with the series of "
-					      "%s",
-					      name, e->name);
+			return DIAG_FAIL(diag, ABYSS_EINVAL, 0, 0,
+					 "%s clashes with the series of "
+					 "%s",
+					 name, e->name);
 	}
 	if (r->nfam == r->maxfam)
-		return abyss_diag_set(diag, ABYSS_EFULL, 0, 0,
-				      "metrics registry full (%zu families)",
-				      r->maxfam);
+		return DIAG_FAIL(diag, ABYSS_EFULL, 0, 0,
+				 "metrics registry full (%zu families)",
+				 r->maxfam);
 	if (type == ABYSS_METRIC_HISTOGRAM && r->nbound + nbounds > r->maxbuck)
-		return abyss_diag_set(diag, ABYSS_EFULL, 0, 0,
-				      "metrics registry full (%zu buckets)",
-				      r->maxbuck);
+		return DIAG_FAIL(diag, ABYSS_EFULL, 0, 0,
+				 "metrics registry full (%zu buckets)",
+				 r->maxbuck);
 	f = &r->fam[r->nfam];
 	memset(f, 0, sizeof(*f));
 	snprintf(f->name, sizeof(f->name), "%s", name);
@@ -334,8 +338,8 @@ static int metrics_register(struct abyss_metrics *r,
 	if (out)
 		*out = NULL;
 	if (!r || !out)
-		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
-				      "metrics registry or handle is NULL");
+		return DIAG_FAIL(diag, ABYSS_EINVAL, 0, 0,
+				 "metrics registry or handle is NULL");
 	rc = check_args(type, name, help, label, value, bounds, nbounds, diag);
 	if (rc)
 		return rc;
@@ -344,22 +348,20 @@ static int metrics_register(struct abyss_metrics *r,
 	if (f) {
 		rc = same_family(f, type, help, label, bounds, nbounds, diag);
 		for (s = f->first; !rc && s; s = s->next)
-			if (!label || strcmp(s->value, value) == 0)
-				rc =
-				    abyss_diag_set(diag, ABYSS_EDUPLICATE, 0, 0,
-						   "%s{%s=\"%s\"} is already "
-						   "registered",
-						   name, label ? label : "",
-						   label ? value : "");
+			if (!label || (value && strcmp(s->value, value) == 0))
+				rc = DIAG_FAIL(diag, ABYSS_EDUPLICATE, 0, 0,
+					       "%s{%s=\"%s\"} is already "
+					       "registered",
+					       name, label ? label : "",
+					       label ? value : "");
 	}
 	if (!rc && r->nser == r->maxser)
-		rc = abyss_diag_set(diag, ABYSS_EFULL, 0, 0,
-				    "metrics registry full (%zu series)",
-				    r->maxser);
+		rc = DIAG_FAIL(diag, ABYSS_EFULL, 0, 0,
+			       "metrics registry full (%zu series)", r->maxser);
 	if (!rc && r->nbuck + need > r->maxbuck)
-		rc = abyss_diag_set(diag, ABYSS_EFULL, 0, 0,
-				    "metrics registry full (%zu buckets)",
-				    r->maxbuck);
+		rc = DIAG_FAIL(diag, ABYSS_EFULL, 0, 0,
+			       "metrics registry full (%zu buckets)",
+			       r->maxbuck);
 	if (!rc && !f)
 		rc = new_family(r, type, name, help, label, bounds, nbounds, &f,
 				diag);
@@ -816,8 +818,8 @@ int abyss_service_metrics_init(struct abyss_metrics *r,
 	int rc;
 
 	if (!r || !sm)
-		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
-				      "metrics registry or table is NULL");
+		return DIAG_FAIL(diag, ABYSS_EINVAL, 0, 0,
+				 "metrics registry or table is NULL");
 	memset(sm, 0, sizeof(*sm));
 	for (i = 0; i < MX_N(mx_table); i++) {
 		const struct mx_def *d = &mx_table[i];

@@ -27,7 +27,7 @@ struct fixture {
 	struct abyss_metric *hits;
 	atomic_int ready;
 	atomic_int scrapes;
-	int status_fails;
+	atomic_int status_fails;
 	int port;
 };
 
@@ -162,7 +162,7 @@ static json_t *status_json(void *ctx)
 {
 	struct fixture *f = ctx;
 
-	if (f->status_fails)
+	if (atomic_load(&f->status_fails))
 		return NULL;
 	return json_pack("{s:s,s:i,s:[i,i]}", "version", ABYSS_VERSION, "holes",
 			 42, "ports", 1, 2);
@@ -313,7 +313,7 @@ static void test_http_status_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(j, "version")),
 			    ABYSS_VERSION);
 	json_decref(j);
-	f->status_fails = 1;
+	atomic_store(&f->status_fails, 1);
 	request(f->port, "GET", "/api/status", r);
 	assert_int_equal(r->status, 500);
 	assert_non_null(strstr(r->body, "error"));

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ static void *hammer_main(void *arg)
 
 struct scraper {
 	struct abyss_metrics *r;
-	volatile int stop;
+	atomic_int stop;
 	int renders;
 	int bad;
 };
@@ -48,7 +49,7 @@ static void *scraper_main(void *arg)
 	unsigned long long inf, count;
 	const char *p;
 
-	while (!s->stop) {
+	while (!atomic_load(&s->stop)) {
 		if (abyss_metrics_render(s->r, page, sizeof(page), NULL) != 0) {
 			s->bad++;
 			break;
@@ -96,7 +97,7 @@ static void test_metrics_concurrent_updates_sum_exactly(void **state)
 				 0);
 	for (i = 0; i < NTHREADS; i++)
 		pthread_join(t[i], NULL);
-	sc.stop = 1;
+	atomic_store(&sc.stop, 1);
 	pthread_join(st, NULL);
 
 	assert_int_equal(sc.bad, 0);
