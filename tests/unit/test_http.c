@@ -423,7 +423,7 @@ static void test_http_garbage_and_huge_header_no_crash(void **state)
 	/* A 200 KB header against a 16 KB per-connection limit. */
 	n = snprintf(req, 128, "GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: ");
 	memset(req + n, 'a', big);
-	memcpy(req + n + big, "\r\n\r\n", 4);
+	memcpy(req + n + big, "\r\n\r\n", 5); /* with its NUL */
 	raw_request(f->port, req, (size_t)n + big + 4, r);
 	assert_true(r->status == 0 || r->status == 431 || r->status == 400);
 	/* A 10 KB path. */

@@ -111,7 +111,7 @@ static void test_metrics_concurrent_updates_sum_exactly(void **state)
 	assert_int_equal(abyss_metric_hist_bucket(hm.h, 2),
 			 NTHREADS * NITER / 2);
 	assert_true(abyss_metric_hist_sum(hm.h) ==
-		    NTHREADS * (NITER / 2) * (0.25 + 4.0));
+		    0.5 * NTHREADS * NITER * (0.25 + 4.0));
 	abyss_metrics_free(r);
 }
 
@@ -424,7 +424,8 @@ static void check_exposition_grammar(const char *page)
 					 0);
 			sp = strrchr(buf, ' ');
 			assert_non_null(sp);
-			if (strcmp(sp + 1, "+Inf") && strcmp(sp + 1, "NaN")) {
+			if (strcmp(sp + 1, "+Inf") != 0 &&
+			    strcmp(sp + 1, "NaN") != 0) {
 				(void)strtod(sp + 1, &end);
 				assert_true(*end == '\0' && end > sp + 1);
 			}
