@@ -209,6 +209,12 @@ int abyss_service_metrics_init(struct abyss_metrics *r,
 			       struct abyss_service_metrics *sm,
 			       double start_unix_s, struct abyss_diag *diag);
 
+/* Sets sm->memory_bytes to the resident set size of this process, read from
+ * /proc/self/statm (Linux). Meant for the HTTP server's on_scrape hook.
+ * Returns 0, or ABYSS_EIO when /proc cannot be read (the gauge is then left
+ * as it was) or ABYSS_EINVAL for NULL. */
+int abyss_service_metrics_sample_memory(struct abyss_service_metrics *sm);
+
 #ifdef __cplusplus
 }
 #endif

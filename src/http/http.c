@@ -26,13 +26,13 @@
 #include <microhttpd.h>
 
 #include "abyss/version.h"
+#include "http_internal.h"
 
 /* abyss_diag_set() returns its code; repeating the (constant) code here lets
  * the static analyzer see that an error path never returns 0. */
 #define DIAG_FAIL(d, code, line, col, ...)                                     \
 	(abyss_diag_set((d), (code), (line), (col), __VA_ARGS__), (code))
 
-#define HTTP_HOST_MAX 256
 #define METRICS_PAGE0 16384 /* first /metrics buffer; doubled as needed */
 
 struct abyss_http {
@@ -45,59 +45,18 @@ struct abyss_http {
 /* ---- address ------------------------------------------------------------
  */
 
-/* Splits "HOST:PORT", "[V6]:PORT" or ":PORT" into host (NUL-terminated, ""
- * for loopback) and port. */
-static int split_addr(const char *addr, char *host, size_t hcap, long *port,
-		      struct abyss_diag *diag)
-{
-	const char *colon, *hs = addr, *he;
-	char *end;
-
-	if (addr[0] == '[') {
-		he = strchr(addr, ']');
-		if (!he || he[1] != ':')
-			return DIAG_FAIL(diag, ABYSS_ECONFIG, 0, 1,
-					 "HTTP address \"%s\": expected "
-					 "[IPV6]:PORT",
-					 addr);
-		hs = addr + 1;
-		colon = he + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (!colon || memchr(addr, ':', (size_t)(colon - addr)))
-			return DIAG_FAIL(diag, ABYSS_ECONFIG, 0, 0,
-					 "HTTP address \"%s\": expected "
-					 "HOST:PORT, [IPV6]:PORT or :PORT",
-					 addr);
-		he = colon;
-	}
-	if ((size_t)(he - hs) >= hcap)
-		return DIAG_FAIL(diag, ABYSS_ECONFIG, 0, 1,
-				 "HTTP address: host name too long");
-	memcpy(host, hs, (size_t)(he - hs));
-	host[he - hs] = '\0';
-	errno = 0;
-	*port = strtol(colon + 1, &end, 10);
-	if (colon[1] < '0' || colon[1] > '9' || *end || errno || *port < 0 ||
-	    *port > 65535)
-		return DIAG_FAIL(
-		    diag, ABYSS_ECONFIG, 0, (size_t)(colon - addr) + 2,
-		    "HTTP address \"%s\": the port must be 0..65535", addr);
-	return 0;
-}
-
 /* Creates a listening, non-blocking socket for addr; *fd, *family, *port. */
 static int bind_addr(const char *addr, int *fd, int *family, int *port,
 		     struct abyss_diag *diag)
 {
-	char host[HTTP_HOST_MAX], serv[8];
+	char host[HTTP__HOST_MAX], serv[8];
 	struct addrinfo hints, *res = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	long p = 0;
 	int rc, s, one = 1;
 
-	rc = split_addr(addr, host, sizeof(host), &p, diag);
+	rc = http__split_addr(addr, host, sizeof(host), &p, diag);
 	if (rc)
 		return rc;
 	memset(&hints, 0, sizeof(hints));

@@ -4,7 +4,8 @@
  * the table of the service's metrics (docs/metrics.md).
  *
  * It deliberately has no HTTP, no clock and no background thread: the HTTP
- * server (src/http/) renders it on a scrape, and the daemon updates it.
+ * server (src/http/) renders it on a scrape, and the daemon updates it (the
+ * one sampler here, of resident memory, runs when the daemon asks).
  * Registration takes a mutex and only claims preallocated slots; updates
  * never lock or allocate. Gauges and histogram sums are doubles kept as their
  * bit patterns in atomic 64-bit words (compare-and-swap to add).
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "abyss/version.h"
 
@@ -843,5 +845,25 @@ int abyss_service_metrics_init(struct abyss_metrics *r,
 	}
 	abyss_metric_set(sm->build_info, 1.0);
 	abyss_metric_set(sm->start_time, start_unix_s);
+	return 0;
+}
+
+int abyss_service_metrics_sample_memory(struct abyss_service_metrics *sm)
+{
+	unsigned long long size, resident;
+	long page = sysconf(_SC_PAGESIZE);
+	FILE *f;
+	int n;
+
+	if (!sm)
+		return ABYSS_EINVAL;
+	f = fopen("/proc/self/statm", "r");
+	if (!f)
+		return ABYSS_EIO;
+	n = fscanf(f, "%llu %llu", &size, &resident);
+	fclose(f);
+	if (n != 2 || page <= 0)
+		return ABYSS_EIO;
+	abyss_metric_set(sm->memory_bytes, (double)resident * (double)page);
 	return 0;
 }

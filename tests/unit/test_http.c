@@ -494,6 +494,7 @@ static void test_http_bad_addresses(void **state)
 	    "nonsense",	    "127.0.0.1",       "127.0.0.1:",   "127.0.0.1:x",
 	    "127.0.0.1:-1", "127.0.0.1:65536", "[::1:80",      "[::1]80",
 	    "::1:80",	    "999.1.1.1:80",    ":12345678901", "127.0.0.1:8 ",
+	    "[]:80",	    "[::1]:+1",	       "h:p:80",
 	};
 	struct abyss_http_callbacks cb = {0};
 	struct fixture *f = *state;

@@ -515,6 +515,13 @@ static void test_metrics_service_table(void **state)
 				     "\"10\"} 0\n"));
 	assert_non_null(strstr(page, "abyss_estimation_seconds_count 1\n"));
 	assert_int_equal(abyss_latency_nbuckets, 14);
+
+	/* This test process holds at least its 64 KB page buffer. */
+	assert_true(abyss_metric_value(sm.memory_bytes) == 0.0);
+	assert_int_equal(abyss_service_metrics_sample_memory(&sm), 0);
+	assert_true(abyss_metric_value(sm.memory_bytes) >= 65536.0);
+	assert_int_equal(abyss_service_metrics_sample_memory(NULL),
+			 ABYSS_EINVAL);
 	free(page);
 	abyss_metrics_free(r);
 }
