@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const double b[] = {0.5, 1};
 	char buf[1024], page[8192], back[ABYSS_METRICS_LVALUE_MAX];
-	char needle[2 * ABYSS_METRICS_NAME_MAX + 8];
+	char needle[2 * sizeof(buf) + 8];
 	const char *part[4] = {"", "", "", ""};
 	struct abyss_metrics_limits lim = {4, 8, 16};
 	struct abyss_metrics *r;
