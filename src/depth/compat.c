@@ -805,8 +805,25 @@ static size_t kp_work(size_t n)
 	return 6 * n;
 }
 
+/* Whether x[0..n) holds w consecutive finite values (inf counts as
+ * missing, as in pandas). */
+static int has_finite_run(const double *x, size_t n, size_t w)
+{
+	size_t i, run = 0;
+
+	for (i = 0; i < n; i++) {
+		run = isfinite(x[i]) ? run + 1 : 0;
+		if (run >= w)
+			return 1;
+	}
+	return 0;
+}
+
+/* keypoint_recognition_gradient. With stats == 0 only the outcome is
+ * decided (the segmented method runs every step group but reads the
+ * results of one or two): the same errors, without the rolling median. */
 static int kp_core(const double *pos, const double *sig, size_t n, size_t smo_w,
-		   size_t wsize, double bit_depth, double *work,
+		   size_t wsize, double bit_depth, double *work, int stats,
 		   struct abyss_compat_keypoints *out, char *why)
 {
 	double *ps = work, *ss = work + n, *d = work + 2 * n;
@@ -863,6 +880,19 @@ static int kp_core(const double *pos, const double *sig, size_t n, size_t smo_w,
 			       "%zu samples cannot fill a %zu-sample rolling "
 			       "window",
 			       n, wsize);
+	if (!stats) {
+		/* the median exists iff a window is all finite; the mean can
+		 * in addition be NaN through an overflowing running sum */
+		rmean_run(d, NULL, n, wsize, 0, mean, NULL);
+		argminmax(mean, n, &i1, &i2);
+		if (i1 < 0 || !has_finite_run(d, n, wsize))
+			return why_set(why, ABYSS_ENOTFOUND,
+				       "no %zu consecutive finite "
+				       "torque/position gradients in %zu "
+				       "samples",
+				       wsize, n);
+		return ABYSS_OK;
+	}
 	rmedian_run(d, n, wsize, win, med, mean);
 	abyss_compat_fill(mean, n);
 	abyss_compat_fill(med, n);
@@ -907,7 +937,7 @@ int abyss_compat_keypoints(const double *position, const double *signal,
 			 why);
 	if (work)
 		rc = kp_core(position, signal, n, smo_w, wsize, bit_depth, work,
-			     out, why);
+			     1, out, why);
 	abyss_scratch_free(&local);
 	if (rc)
 		return abyss_diag_set(diag, rc, 0, 0, "keypoints: %s", why);
@@ -953,7 +983,7 @@ static int seg_core(const double *position, const double *torque,
 	double *pa, *sa, *gi, *gp, *gs, *kw, t, e;
 	const double *sp, *ss;
 	struct abyss_compat_keypoints kp[3];
-	int sum_f32, rc;
+	int sum_f32, rc, need;
 	char inner[COMPAT__WHY_MAX];
 
 	/* groups in order of first appearance (Series.unique) */
@@ -1018,8 +1048,10 @@ static int seg_core(const double *position, const double *torque,
 			ss = gs;
 		}
 		memset(&r, 0, sizeof(r));
+		/* 3+ groups: the result reads groups 1 and 2, else group 0 */
+		need = ngroups >= 3 ? (g == 1 || g == 2) : g == 0;
 		rc = kp_core(sp, ss, m, ABYSS_COMPAT_SMO_W, ABYSS_COMPAT_WSIZE,
-			     ABYSS_COMPAT_BIT_DEPTH, kw, &r, inner);
+			     ABYSS_COMPAT_BIT_DEPTH, kw, need, &r, inner);
 		if (rc)
 			return why_set(why, rc,
 				       "step group #%zu (step %d, %zu "
