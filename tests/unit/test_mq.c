@@ -172,9 +172,9 @@ static void broker_start(struct broker *b, const char *extra)
 			"%s%s\n",
 			b->port, b->dir,
 			getenv("ABYSS_MQ_DEBUG")
-				? "log_type all\n"
-				: "log_type error\nlog_type warning\n"
-				  "log_type notice\n",
+			    ? "log_type all\n"
+			    : "log_type error\nlog_type warning\n"
+			      "log_type notice\n",
 			geteuid() == 0 ? "user root\n" : "",
 			extra ? extra : "allow_anonymous true");
 		fclose(f);
@@ -237,6 +237,7 @@ struct client {
 	int pause_at; /* pause from inside on_message after this many */
 	size_t while_paused;
 	size_t acks, ack_errors;
+	bool pause_on_ack; /* pause from inside on_publish */
 };
 
 static void c_connect(void *ud, bool sp)
@@ -295,6 +296,8 @@ static void c_publish(void *ud, int mid, int rc)
 	c->acks++;
 	if (rc)
 		c->ack_errors++;
+	if (c->pause_on_ack)
+		mq_pause_reading(c->mq);
 }
 
 static const struct mq_callbacks client_cb = {
@@ -365,14 +368,15 @@ static void dump_clients(struct client **cs, size_t n)
 
 	for (i = 0; i < n; i++) {
 		mq_pollfd(cs[i]->mq, &pf);
-		fprintf(stderr,
-			"client %zu: state %d paused %d outstanding %u msgs %zu "
-			"acks %zu conn %d disc %d fd %d ev %d err '%s'\n",
-			i, (int)mq_state(cs[i]->mq),
-			(int)mq_reading_paused(cs[i]->mq),
-			mq_outstanding(cs[i]->mq), cs[i]->nmsg, cs[i]->acks,
-			cs[i]->connects, cs[i]->disconnects, pf.fd, pf.events,
-			mq_last_error(cs[i]->mq));
+		fprintf(
+		    stderr,
+		    "client %zu: state %d paused %d outstanding %u msgs %zu "
+		    "acks %zu conn %d disc %d fd %d ev %d err '%s'\n",
+		    i, (int)mq_state(cs[i]->mq),
+		    (int)mq_reading_paused(cs[i]->mq),
+		    mq_outstanding(cs[i]->mq), cs[i]->nmsg, cs[i]->acks,
+		    cs[i]->connects, cs[i]->disconnects, pf.fd, pf.events,
+		    mq_last_error(cs[i]->mq));
 	}
 }
 
@@ -756,6 +760,52 @@ static void test_mq_backpressure_pause_resume(void **state)
 	broker_cleanup(&b);
 }
 
+/* A pause from another callback (on_publish) in the middle of a read
+ * burst: libmosquitto reads the next packet anyway, and that message is
+ * held, not delivered, until the resume; order is kept. The client
+ * publishes to a topic it subscribes to, so PUBACKs and PUBLISHes
+ * interleave on its socket. */
+static void test_mq_pause_mid_burst_holds_messages(void **state)
+{
+	struct broker b;
+	struct mq_opts o;
+	struct client x, *all[1] = {&x};
+	struct mq_stats st;
+	uint32_t seq = 0;
+	int round;
+
+	(void)state;
+	REQUIRE_BROKER();
+	broker_start(&b, NULL);
+	opts_for(&o, &b, "abyss-hold", MQ_PROTOCOL_311);
+	client_new(&x, &o);
+	client_sub(&x, "hp/#");
+	mq_connect(x.mq, now_ms());
+	ASSERT_PUMP(all, 1, 5000, x.subacks == 1);
+	for (round = 0; round < 20; round++) {
+		x.pause_on_ack = true;
+		publish_seq(&x, all, 1, "hp/x", seq, 4, 20, 1);
+		seq += 4;
+		ASSERT_PUMP(all, 1, 5000, mq_reading_paused(x.mq));
+		pump_for(all, 1, 30);
+		assert_int_equal(x.while_paused, 0);
+		x.pause_on_ack = false;
+		mq_resume_reading(x.mq);
+		ASSERT_PUMP(all, 1, 5000, x.nmsg == seq && x.acks == seq);
+		mq_get_stats(x.mq, &st);
+		if (st.held > 0)
+			break;
+	}
+	assert_true(x.in_order);
+	assert_int_equal(x.while_paused, 0);
+	assert_true(st.held > 0);
+	assert_int_equal(st.held_overflow, 0);
+	fprintf(stderr, "test_mq: held %llu message(s) in %d round(s)\n",
+		(unsigned long long)st.held, round + 1);
+	client_close(&x);
+	broker_cleanup(&b);
+}
+
 /* Two instances with different client ids coexist (the original used fixed
  * ids, so a second instance kicked the first); the same id does kick. */
 static void test_mq_two_clients_distinct_ids(void **state)
@@ -832,6 +882,40 @@ static void test_mq_wrong_port_clean_error(void **state)
 	ASSERT_PUMP(all, 1, 3000, c.disconnects >= 1);
 	assert_true(c.why[0] != '\0');
 	mq_free(c.mq);
+}
+
+/* A peer that accepts TCP but never answers CONNECT: the connect timeout
+ * ends the attempt (ABYSS_ETIMEOUT) and the adapter retries. */
+static void test_mq_connect_timeout(void **state)
+{
+	struct mq_opts o;
+	struct client c, *all[1] = {&c};
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	int64_t t0;
+
+	(void)state;
+	assert_true(ls >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(ls, 8), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+	opts_for(&o, NULL, "abyss-tmo", MQ_PROTOCOL_311);
+	o.port = ntohs(a.sin_port);
+	o.connect_timeout_ms = 300;
+	client_new(&c, &o);
+	t0 = now_ms();
+	mq_connect(c.mq, t0);
+	ASSERT_PUMP(all, 1, 3000, c.disconnects >= 2);
+	assert_true(now_ms() - t0 >= 600);
+	assert_int_equal(c.last_rc, ABYSS_ETIMEOUT);
+	assert_non_null(strstr(c.why, "CONNACK"));
+	assert_int_equal(c.connects, 0);
+	mq_free(c.mq);
+	close(ls);
 }
 
 /* A broker with a password file: wrong password -> MQ_FAILED with a clear
@@ -1075,12 +1159,14 @@ int main(void)
 	    cmocka_unit_test(test_mq_options_rejected_with_reason),
 	    cmocka_unit_test(test_mq_publish_limits_offline),
 	    cmocka_unit_test(test_mq_wrong_port_clean_error),
+	    cmocka_unit_test(test_mq_connect_timeout),
 	    cmocka_unit_test(test_mq_roundtrip_v311),
 	    cmocka_unit_test(test_mq_roundtrip_v5),
 	    cmocka_unit_test(test_mq_persistent_session_v311),
 	    cmocka_unit_test(test_mq_persistent_session_v5),
 	    cmocka_unit_test(test_mq_broker_restart),
 	    cmocka_unit_test(test_mq_backpressure_pause_resume),
+	    cmocka_unit_test(test_mq_pause_mid_burst_holds_messages),
 	    cmocka_unit_test(test_mq_two_clients_distinct_ids),
 	    cmocka_unit_test(test_mq_bad_credentials),
 	    cmocka_unit_test(test_mq_tls_client_cert),
