@@ -81,6 +81,7 @@ struct mq {
 	struct mq__held held[MQ_HELD_MAX];
 	size_t held_head, held_n;
 
+	int loop_rc, loop_errno; /* last failing mosquitto_loop_* call */
 	char err[MQ_ERRMSG_MAX];
 	struct mq_stats st;
 };
@@ -961,13 +962,24 @@ static bool mq__readable(int fd)
 	return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
 }
 
+/* Remembers why a libmosquitto loop call failed, for the case where it
+ * closed the socket without calling on_disconnect. */
+static int mq__loop(struct mq *m, int rc)
+{
+	if (rc != MOSQ_ERR_SUCCESS) {
+		m->loop_errno = errno;
+		m->loop_rc = rc;
+	}
+	return rc;
+}
+
 static void mq__read(struct mq *m)
 {
 	uint32_t n;
 	int fd;
 
 	for (n = 0; n < m->read_budget; n++) {
-		if (mosquitto_loop_read(m->mosq, 1) != MOSQ_ERR_SUCCESS)
+		if (mq__loop(m, mosquitto_loop_read(m->mosq, 1)) != 0)
 			return;
 		if (!mq__live(m) || !mq__may_read(m))
 			return;
@@ -984,6 +996,7 @@ int mq_service(struct mq *m, short revents, int64_t now_ms)
 	if (!m)
 		return ABYSS_EINVAL;
 	m->now_ms = now_ms;
+	m->loop_rc = 0;
 	if (!m->paused)
 		mq__deliver_held(m);
 	if (m->state == MQ_WAITING && now_ms >= m->next_attempt_ms)
@@ -997,19 +1010,22 @@ int mq_service(struct mq *m, short revents, int64_t now_ms)
 		/* libmosquitto 2.0 drives a pending TLS handshake only from
 		 * loop_read; its loop_write does nothing until it is done. */
 		if (m->tls && m->state == MQ_CONNECTING)
-			mosquitto_loop_read(m->mosq, 1);
+			mq__loop(m, mosquitto_loop_read(m->mosq, 1));
 		if (mq__live(m))
-			mosquitto_loop_write(m->mosq, 1);
+			mq__loop(m, mosquitto_loop_write(m->mosq, 1));
 	}
 	if (mq__live(m))
 		mosquitto_loop_misc(m->mosq);
 	/* Some libmosquitto paths close the socket without a callback (a
 	 * failed TLS handshake): notice it here. */
 	if (mq__live(m) && mosquitto_socket(m->mosq) < 0) {
-		snprintf(buf, sizeof(buf), "connection to %s:%d closed%s%s",
-			 m->host, m->port, m->tls ? " (TLS handshake?)" : "",
-			 "");
-		mq__lost(m, ABYSS_EMQTT, buf);
+		snprintf(m->err, sizeof(m->err), "connection to %s:%d %s: %s",
+			 m->host, m->port,
+			 m->state == MQ_CONNECTED ? "lost" : "failed",
+			 m->loop_rc ? mq__why(m->loop_rc, m->loop_errno, buf,
+					      sizeof(buf))
+				    : "closed");
+		mq__lost(m, ABYSS_EMQTT, m->err);
 	}
 	if (m->state == MQ_CONNECTING && now_ms >= m->deadline_ms) {
 		mq__seterr(m, "no CONNACK from %s:%d within %u ms", m->host,

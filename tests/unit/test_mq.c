@@ -229,7 +229,7 @@ struct client {
 	struct mq *mq;
 	int connects, session_present, disconnects, last_rc;
 	char why[MQ_ERRMSG_MAX];
-	int64_t last_retry;
+	int64_t last_retry, retries[8];
 	int subacks, sub_rc;
 	size_t nmsg, bytes;
 	uint32_t next_seq;
@@ -255,6 +255,8 @@ static void c_disconnect(void *ud, int rc, const char *why, int64_t retry)
 	c->disconnects++;
 	c->last_rc = rc;
 	c->last_retry = retry;
+	if (c->disconnects <= 8)
+		c->retries[c->disconnects - 1] = retry;
 	snprintf(c->why, sizeof(c->why), "%s", why);
 }
 
@@ -855,15 +857,24 @@ static void test_mq_wrong_port_clean_error(void **state)
 {
 	struct mq_opts o;
 	struct client c, *all[1] = {&c};
-	int port = free_port();
+	int port = free_port(), k;
 
 	(void)state;
 	opts_for(&o, NULL, "abyss-wp", MQ_PROTOCOL_311);
 	o.port = port;
 	client_new(&c, &o);
 	assert_int_equal(mq_connect(c.mq, now_ms()), 0);
-	ASSERT_PUMP(all, 1, 3000, c.disconnects >= 3);
+	ASSERT_PUMP(all, 1, 5000, c.disconnects >= 5);
 	assert_int_equal(c.connects, 0);
+	/* Retry k waits [base/2, base], base = 100 ms doubling to 800 ms. */
+	for (k = 0; k < 5; k++) {
+		int64_t base = k < 3 ? 100 << k : 800;
+		if (c.retries[k] < base / 2 || c.retries[k] > base)
+			fail_msg(
+			    "retry %d after %lld ms, expected [%lld, %lld]", k,
+			    (long long)c.retries[k], (long long)base / 2,
+			    (long long)base);
+	}
 	assert_int_equal(c.last_rc, ABYSS_EMQTT);
 	assert_true(c.last_retry > 0);
 	assert_non_null(strstr(c.why, "refused"));
@@ -1071,6 +1082,20 @@ static void test_mq_tls_client_cert(void **state)
 	mq_connect(s.mq, now_ms());
 	ASSERT_PUMP(all, 1, 5000, s.disconnects >= 1);
 	assert_int_equal(s.connects, 0);
+	assert_true(s.last_retry > 0);
+	fprintf(stderr, "test_mq: TLS without client certificate: %s\n", s.why);
+	mq_free(s.mq);
+
+	/* A CA that did not sign the server's certificate. */
+	opts_for(&o, &b, "abyss-tls-badca", MQ_PROTOCOL_5);
+	o.tls_ca = crt; /* the client's own certificate: not a CA */
+	o.tls_cert = crt;
+	o.tls_key = key;
+	client_new(&s, &o);
+	mq_connect(s.mq, now_ms());
+	ASSERT_PUMP(all, 1, 5000, s.disconnects >= 1);
+	assert_int_equal(s.connects, 0);
+	fprintf(stderr, "test_mq: TLS with the wrong CA: %s\n", s.why);
 	mq_free(s.mq);
 	broker_cleanup(&b);
 }
