@@ -86,7 +86,7 @@ struct mq {
 	struct mq_stats st;
 };
 
-/* ---- libmosquitto's process-wide init, reference counted ---------------- */
+/* ---- libmosquitto's process-wide init, reference counted ----------------- */
 
 static pthread_mutex_t mq__lib_mutex = PTHREAD_MUTEX_INITIALIZER;
 static unsigned mq__lib_refs;
@@ -112,7 +112,7 @@ static void mq__lib_unref(void)
 	pthread_mutex_unlock(&mq__lib_mutex);
 }
 
-/* ---- small helpers ------------------------------------------------------ */
+/* ---- small helpers ------------------------------------------------------- */
 
 static uint64_t mq__splitmix64(uint64_t *s)
 {
@@ -215,8 +215,7 @@ static void mq__mid_flip(struct mq *m, int mid)
 	m->mid_bits[u >> 3] ^= (uint8_t)(1u << (u & 7));
 }
 
-/* ---- state machine --------------------------------------------------------
- */
+/* ---- state machine ------------------------------------------------------- */
 
 /* The connection is gone (or an attempt failed): decide what comes next and
  * tell the user. rc/why describe the failure. */
@@ -286,7 +285,7 @@ static void mq__attempt(struct mq *m)
 	}
 }
 
-/* ---- libmosquitto callbacks --------------------------------------------- */
+/* ---- libmosquitto callbacks ---------------------------------------------- */
 
 static bool mq__fatal_connack(int protocol, int code)
 {
@@ -466,8 +465,7 @@ static void mq__cb_subscribe(struct mosquitto *mosq, void *obj, int mid, int n,
 		m->cb.on_subscribe(m->ud, rc, rc ? -1 : low);
 }
 
-/* ---- construction ---------------------------------------------------------
- */
+/* ---- construction -------------------------------------------------------- */
 
 void mq_opts_init(struct mq_opts *o)
 {
@@ -770,7 +768,7 @@ int mq_subscribe(struct mq *m, const char *const *topics, size_t n)
 	return 0;
 }
 
-/* ---- running ------------------------------------------------------------ */
+/* ---- running ------------------------------------------------------------- */
 
 int mq_connect(struct mq *m, int64_t now_ms)
 {

@@ -220,8 +220,7 @@ static void broker_cleanup(struct broker *b)
 	}
 }
 
-/* ---- a test client --------------------------------------------------------
- */
+/* ---- a test client ------------------------------------------------------- */
 
 #define MAXSEQ 20000
 
@@ -444,8 +443,7 @@ static void client_close(struct client *c)
 	c->mq = NULL;
 }
 
-/* ---- pure parts ------------------------------------------------------------
- */
+/* ---- pure parts ---------------------------------------------------------- */
 
 static void test_mq_backoff_doubles_with_jitter(void **state)
 {
@@ -545,8 +543,7 @@ static void test_mq_options_rejected_with_reason(void **state)
 	mq_free(NULL);
 }
 
-/* ---- against the broker -----------------------------------------------------
- */
+/* ---- against the broker -------------------------------------------------- */
 
 static void roundtrip(int protocol)
 {
