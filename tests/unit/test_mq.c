@@ -3,7 +3,9 @@
  * Debian's /usr/sbin/mosquitto (or $ABYSS_MOSQUITTO) on a free loopback port
  * with a config in a temp directory, and skips, saying so, when it is not
  * installed. Clients are driven by the test's own poll loop, as the daemon
- * will drive them.
+ * will drive them. ABYSS_MQ_DEBUG=1 makes the brokers log everything and
+ * keeps their directories (/tmp/abyss-mq-*); ABYSS_MQ_RATE_N sets the
+ * message count of the rate measurement (0 skips it).
  */
 #include "testutil.h"
 
@@ -32,6 +34,74 @@ struct broker {
 	char dir[128];
 	char conf[192];
 };
+
+/* Brokers and directories still alive, so that a failed test (cmocka jumps
+ * out of it) does not leave a mosquitto running: see teardown_brokers. */
+#define LIVE_MAX 8
+static pid_t live_pids[LIVE_MAX];
+static char live_dirs[LIVE_MAX][128];
+
+static void live_pid(pid_t pid, bool add)
+{
+	int i;
+
+	for (i = 0; i < LIVE_MAX; i++) {
+		if (add && live_pids[i] == 0) {
+			live_pids[i] = pid;
+			return;
+		}
+		if (!add && live_pids[i] == pid) {
+			live_pids[i] = 0;
+			return;
+		}
+	}
+}
+
+static void live_dir(const char *dir, bool add)
+{
+	int i;
+
+	for (i = 0; i < LIVE_MAX; i++) {
+		if (add && !live_dirs[i][0]) {
+			snprintf(live_dirs[i], sizeof(live_dirs[i]), "%s", dir);
+			return;
+		}
+		if (!add && strcmp(live_dirs[i], dir) == 0) {
+			live_dirs[i][0] = '\0';
+			return;
+		}
+	}
+}
+
+static void rm_dir(const char *dir)
+{
+	char cmd[200];
+
+	if (getenv("ABYSS_MQ_DEBUG"))
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%.150s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test_mq: cannot remove %s\n", dir);
+}
+
+static int teardown_brokers(void **state)
+{
+	int i, st;
+
+	(void)state;
+	for (i = 0; i < LIVE_MAX; i++) {
+		if (live_pids[i] > 0) {
+			kill(live_pids[i], SIGKILL);
+			waitpid(live_pids[i], &st, 0);
+			live_pids[i] = 0;
+		}
+		if (live_dirs[i][0]) {
+			rm_dir(live_dirs[i]);
+			live_dirs[i][0] = '\0';
+		}
+	}
+	return 0;
+}
 
 static const char *mosquitto_bin(void)
 {
@@ -128,9 +198,11 @@ static int broker_spawn(struct broker *b)
 		      (char *)NULL);
 		_exit(127);
 	}
+	live_pid(b->pid, true);
 	t0 = now_ms();
 	while (now_ms() - t0 < 5000) {
 		if (waitpid(b->pid, &st, WNOHANG) == b->pid) {
+			live_pid(b->pid, false);
 			b->pid = -1;
 			return -1;
 		}
@@ -140,6 +212,7 @@ static int broker_spawn(struct broker *b)
 	}
 	kill(b->pid, SIGKILL);
 	waitpid(b->pid, &st, 0);
+	live_pid(b->pid, false);
 	b->pid = -1;
 	return -1;
 }
@@ -156,6 +229,7 @@ static void broker_start(struct broker *b, const char *extra)
 	b->pid = -1;
 	snprintf(b->dir, sizeof(b->dir), "/tmp/abyss-mq-XXXXXX");
 	assert_non_null(mkdtemp(b->dir));
+	live_dir(b->dir, true);
 	snprintf(b->conf, sizeof(b->conf), "%s/mosquitto.conf", b->dir);
 	for (tries = 0; tries < 3; tries++) {
 		b->port = free_port();
@@ -192,6 +266,7 @@ static void broker_stop(struct broker *b, int sig)
 	if (b->pid > 0) {
 		kill(b->pid, sig);
 		waitpid(b->pid, &st, 0);
+		live_pid(b->pid, false);
 		b->pid = -1;
 	}
 }
@@ -210,13 +285,10 @@ static void broker_restart(struct broker *b)
 /* Stops the broker and removes its directory. */
 static void broker_cleanup(struct broker *b)
 {
-	char cmd[200];
-
 	broker_stop(b, SIGTERM);
-	if (b->dir[0] && !getenv("ABYSS_MQ_DEBUG")) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "test_mq: cannot remove %s\n", b->dir);
+	if (b->dir[0]) {
+		rm_dir(b->dir);
+		live_dir(b->dir, false);
 	}
 }
 
@@ -1177,22 +1249,34 @@ static void test_mq_rate_10k_2kb(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mq_backoff_doubles_with_jitter),
-	    cmocka_unit_test(test_mq_options_rejected_with_reason),
-	    cmocka_unit_test(test_mq_publish_limits_offline),
-	    cmocka_unit_test(test_mq_wrong_port_clean_error),
-	    cmocka_unit_test(test_mq_connect_timeout),
-	    cmocka_unit_test(test_mq_roundtrip_v311),
-	    cmocka_unit_test(test_mq_roundtrip_v5),
-	    cmocka_unit_test(test_mq_persistent_session_v311),
-	    cmocka_unit_test(test_mq_persistent_session_v5),
-	    cmocka_unit_test(test_mq_broker_restart),
-	    cmocka_unit_test(test_mq_backpressure_pause_resume),
-	    cmocka_unit_test(test_mq_pause_mid_burst_holds_messages),
-	    cmocka_unit_test(test_mq_two_clients_distinct_ids),
-	    cmocka_unit_test(test_mq_bad_credentials),
-	    cmocka_unit_test(test_mq_tls_client_cert),
-	    cmocka_unit_test(test_mq_rate_10k_2kb),
+	    cmocka_unit_test_teardown(test_mq_backoff_doubles_with_jitter,
+				      teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_options_rejected_with_reason,
+				      teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_publish_limits_offline,
+				      teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_wrong_port_clean_error,
+				      teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_connect_timeout,
+				      teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_roundtrip_v311, teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_roundtrip_v5, teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_persistent_session_v311,
+				      teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_persistent_session_v5,
+				      teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_broker_restart, teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_backpressure_pause_resume,
+				      teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_pause_mid_burst_holds_messages,
+				      teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_two_clients_distinct_ids,
+				      teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_bad_credentials,
+				      teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_tls_client_cert,
+				      teardown_brokers),
+	    cmocka_unit_test_teardown(test_mq_rate_10k_2kb, teardown_brokers),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
