@@ -74,9 +74,14 @@ struct mq {
 	int64_t next_attempt_ms, deadline_ms, connected_at_ms;
 	uint64_t rng;
 
-	/* QoS>0 message ids not yet acknowledged, one bit per id. */
-	uint32_t outstanding;
-	uint8_t mid_bits[65536 / 8];
+	/* Message ids not yet complete, one bit per id: QoS>0 until the
+	 * broker's acknowledgement, QoS 0 until libmosquitto has written it
+	 * (else a slow broker would grow libmosquitto's packet queue without
+	 * bound). */
+	uint32_t outstanding, unwritten0;
+	uint8_t mid_bits[65536 / 8], mid0_bits[65536 / 8];
+	bool in_publish, in_publish_done; /* QoS 0 written inside the call */
+	int in_publish_mid;
 
 	struct mq__held held[MQ_HELD_MAX];
 	size_t held_head, held_n;
@@ -201,18 +206,18 @@ static const char *mq__why(int rc, int errno_at, char *buf, size_t n)
 	return mosquitto_strerror(rc);
 }
 
-static bool mq__mid_test(const struct mq *m, int mid)
+static bool mq__bit_test(const uint8_t *bits, int mid)
 {
 	unsigned u = (unsigned)mid & 0xFFFFu;
 
-	return (m->mid_bits[u >> 3] >> (u & 7)) & 1u;
+	return (bits[u >> 3] >> (u & 7)) & 1u;
 }
 
-static void mq__mid_flip(struct mq *m, int mid)
+static void mq__bit_flip(uint8_t *bits, int mid)
 {
 	unsigned u = (unsigned)mid & 0xFFFFu;
 
-	m->mid_bits[u >> 3] ^= (uint8_t)(1u << (u & 7));
+	bits[u >> 3] ^= (uint8_t)(1u << (u & 7));
 }
 
 /* ---- state machine ------------------------------------------------------- */
@@ -225,6 +230,13 @@ static void mq__lost(struct mq *m, int rc, const char *why)
 	uint32_t delay;
 	enum mq_state was = m->state;
 
+	/* QoS 0 packets not yet written die with the connection
+	 * (libmosquitto drops its packet queue when it reconnects). */
+	if (m->unwritten0 > 0) {
+		m->st.qos0_lost += m->unwritten0;
+		m->unwritten0 = 0;
+		memset(m->mid0_bits, 0, sizeof(m->mid0_bits));
+	}
 	if (was == MQ_CONNECTED) {
 		m->st.disconnects++;
 		/* A session that lasted resets the backoff; one that flaps
@@ -428,10 +440,16 @@ static void mq__cb_publish(struct mosquitto *mosq, void *obj, int mid,
 
 	(void)mosq;
 	(void)props;
-	if (mq__mid_test(m, mid)) {
-		mq__mid_flip(m, mid);
+	if (mq__bit_test(m->mid_bits, mid)) {
+		mq__bit_flip(m->mid_bits, mid);
 		if (m->outstanding > 0)
 			m->outstanding--;
+	} else if (mq__bit_test(m->mid0_bits, mid)) {
+		mq__bit_flip(m->mid0_bits, mid);
+		if (m->unwritten0 > 0)
+			m->unwritten0--;
+	} else if (m->in_publish && mid == m->in_publish_mid) {
+		m->in_publish_done = true; /* mq_publish must not count it */
 	}
 	m->st.acked++;
 	if (reason >= 0x80) {
@@ -821,10 +839,18 @@ int mq_publish(struct mq *m, const char *topic, const void *payload, size_t len,
 		return ABYSS_ESTATE;
 	if (qos == 0 && m->state != MQ_CONNECTED)
 		return ABYSS_ESTATE;
-	if (qos > 0 && m->outstanding >= m->max_outstanding)
+	if (qos > 0 ? m->outstanding >= m->max_outstanding
+		    : m->unwritten0 >= m->max_outstanding)
 		return ABYSS_EFULL;
-	rc = mosquitto_publish(m->mosq, &lmid, topic, (int)len, payload, qos,
-			       retain);
+	/* libmosquitto stores the id before it writes, and for QoS 0 may call
+	 * on_publish before returning: the callback then flags it. */
+	m->in_publish = true;
+	m->in_publish_done = false;
+	m->in_publish_mid = -1;
+	rc = mosquitto_publish(m->mosq, &m->in_publish_mid, topic, (int)len,
+			       payload, qos, retain);
+	m->in_publish = false;
+	lmid = m->in_publish_mid;
 	switch (rc) {
 	case MOSQ_ERR_SUCCESS:
 		break;
@@ -848,11 +874,15 @@ int mq_publish(struct mq *m, const char *topic, const void *payload, size_t len,
 	if (mid)
 		*mid = lmid;
 	m->st.published++;
-	if (qos > 0 && !mq__mid_test(m, lmid)) {
+	if (qos > 0 && !mq__bit_test(m->mid_bits, lmid)) {
 		/* (on_publish cannot have run yet for QoS>0: the broker's
 		 * answer is read by mq_service.) */
-		mq__mid_flip(m, lmid);
+		mq__bit_flip(m->mid_bits, lmid);
 		m->outstanding++;
+	} else if (qos == 0 && !m->in_publish_done &&
+		   !mq__bit_test(m->mid0_bits, lmid)) {
+		mq__bit_flip(m->mid0_bits, lmid);
+		m->unwritten0++;
 	}
 	return 0;
 }
@@ -1052,5 +1082,5 @@ void mq_get_stats(const struct mq *m, struct mq_stats *out)
 
 uint32_t mq_outstanding(const struct mq *m)
 {
-	return m ? m->outstanding : 0;
+	return m ? m->outstanding + m->unwritten0 : 0;
 }

@@ -60,7 +60,9 @@ struct mq_opts {
 	uint32_t reconnect_max_ms; /* cap of the doubling; default 60000 */
 	uint32_t connect_timeout_ms; /* TCP+TLS+CONNACK; default 10000 */
 	uint32_t max_outstanding;    /* QoS>0 publishes not yet acknowledged
-					(incl. queued while offline); 1000 */
+					(incl. queued while offline), and
+					separately QoS 0 ones not yet written;
+					default 1000 */
 	uint32_t max_payload;	     /* largest message in or out; 16 MiB */
 	uint32_t max_inflight;	     /* QoS>0 in flight at once (MQTT
 					receive maximum); default 20 */
@@ -109,7 +111,8 @@ struct mq_callbacks {
 	void (*on_message)(void *ud, const struct mq_message *msg);
 	/* A publish is complete: QoS 0 written to the socket, QoS 1 PUBACK,
 	 * QoS 2 PUBCOMP. rc 0, or ABYSS_EMQTT when an MQTT 5 broker refused
-	 * it (reason code >= 0x80). */
+	 * it (reason code >= 0x80). For QoS 0 this may run inside
+	 * mq_publish, before it returns. */
 	void (*on_publish)(void *ud, int mid, int rc);
 };
 
@@ -121,6 +124,8 @@ struct mq_stats {
 	uint64_t messages_in, bytes_in;
 	uint64_t oversize_in;	   /* dropped: payload > max_payload */
 	uint64_t published, acked; /* mq_publish calls accepted, completed */
+	uint64_t qos0_lost;	   /* QoS 0 accepted but never written: the
+				      connection ended first */
 	uint64_t publish_refused;  /* MQTT 5 reason code >= 0x80 */
 	uint64_t pauses;	   /* mq_pause_reading transitions */
 	uint64_t held;		   /* read after a pause in the same
@@ -162,9 +167,11 @@ int mq_disconnect(struct mq *m);
 
 /* Queues a message. len <= max_payload; qos 0..2. QoS>0 messages are kept
  * (in order) while the connection is down and sent after reconnecting, up to
- * max_outstanding not yet acknowledged; QoS 0 needs a connection. *mid (may
+ * max_outstanding not yet acknowledged; QoS 0 needs a connection, and at
+ * most max_outstanding may wait to be written (a QoS 0 message still
+ * unwritten when the connection ends is lost: stats.qos0_lost). *mid (may
  * be NULL) receives the id that on_publish reports. Returns 0,
- * ABYSS_EFULL (max_outstanding reached: retry after some on_publish),
+ * ABYSS_EFULL (a limit reached: retry after some on_publish),
  * ABYSS_ESTATE (QoS 0 while not connected, or MQ_FAILED/MQ_CLOSED),
  * ABYSS_EINVAL (bad topic or qos), ABYSS_ETOOBIG, ABYSS_ENOMEM. */
 int mq_publish(struct mq *m, const char *topic, const void *payload, size_t len,
@@ -205,7 +212,8 @@ enum mq_state mq_state(const struct mq *m);
 /* The last failure as a sentence ("" if none); valid until the next call. */
 const char *mq_last_error(const struct mq *m);
 void mq_get_stats(const struct mq *m, struct mq_stats *out);
-/* QoS>0 publishes accepted and not yet acknowledged. */
+/* Publishes accepted and not complete: QoS>0 not yet acknowledged plus
+ * QoS 0 not yet written. */
 uint32_t mq_outstanding(const struct mq *m);
 
 /* The reconnect delay of attempt (0 = first retry): a uniform draw in

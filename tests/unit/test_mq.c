@@ -1207,6 +1207,63 @@ static void test_mq_publish_limits_offline(void **state)
 	mq_free(c.mq);
 }
 
+/* QoS 0 cannot be acknowledged, but what libmosquitto has not written yet
+ * is bounded too: with the broker stopped (SIGSTOP) the socket fills and
+ * mq_publish says ABYSS_EFULL; after SIGCONT everything drains; when the
+ * connection dies with unwritten messages they are counted as lost. */
+static void test_mq_qos0_bounded_when_broker_stalls(void **state)
+{
+	struct broker b;
+	struct mq_opts o;
+	struct client p, *all[1] = {&p};
+	struct mq_stats st;
+	char *buf;
+	size_t size = 16384;
+	int i, rc = 0, round;
+
+	(void)state;
+	REQUIRE_BROKER();
+	broker_start(&b, NULL);
+	opts_for(&o, &b, "abyss-q0", MQ_PROTOCOL_311);
+	o.max_outstanding = 50;
+	client_new(&p, &o);
+	mq_connect(p.mq, now_ms());
+	ASSERT_PUMP(all, 1, 5000, p.connects == 1);
+	buf = calloc(1, size);
+	assert_non_null(buf);
+	for (round = 0; round < 2; round++) {
+		kill(b.pid, SIGSTOP);
+		for (i = 0; i < 8000; i++) {
+			rc =
+			    mq_publish(p.mq, "q0/x", buf, size, 0, false, NULL);
+			if (rc == ABYSS_EFULL)
+				break;
+			assert_int_equal(rc, 0);
+			pump(all, 1, 0);
+		}
+		assert_int_equal(rc, ABYSS_EFULL);
+		assert_int_equal(mq_outstanding(p.mq), 50);
+		fprintf(stderr,
+			"test_mq: QoS 0: EFULL after %d messages of 16 KB "
+			"with the broker stopped\n",
+			i);
+		if (round == 0) {
+			kill(b.pid, SIGCONT);
+			ASSERT_PUMP(all, 1, 5000, mq_outstanding(p.mq) == 0);
+			mq_get_stats(p.mq, &st);
+			assert_int_equal(st.qos0_lost, 0);
+		}
+	}
+	broker_stop(&b, SIGKILL);
+	ASSERT_PUMP(all, 1, 5000, p.disconnects >= 1);
+	mq_get_stats(p.mq, &st);
+	assert_int_equal(st.qos0_lost, 50);
+	assert_int_equal(mq_outstanding(p.mq), 0);
+	free(buf);
+	mq_free(p.mq);
+	broker_cleanup(&b);
+}
+
 /* Not an assertion: the broker's ceiling for the issue's benchmark, 10,000
  * messages of 2 KB through one publisher and one subscriber at QoS 1. */
 static void test_mq_rate_10k_2kb(void **state)
@@ -1249,37 +1306,29 @@ static void test_mq_rate_10k_2kb(void **state)
 	broker_cleanup(&b);
 }
 
+/* Every test may start brokers; the teardown kills what a failure left. */
+#define T(f) cmocka_unit_test_teardown(f, teardown_brokers)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(test_mq_backoff_doubles_with_jitter,
-				      teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_options_rejected_with_reason,
-				      teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_publish_limits_offline,
-				      teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_wrong_port_clean_error,
-				      teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_connect_timeout,
-				      teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_roundtrip_v311, teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_roundtrip_v5, teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_persistent_session_v311,
-				      teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_persistent_session_v5,
-				      teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_broker_restart, teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_backpressure_pause_resume,
-				      teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_pause_mid_burst_holds_messages,
-				      teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_two_clients_distinct_ids,
-				      teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_bad_credentials,
-				      teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_tls_client_cert,
-				      teardown_brokers),
-	    cmocka_unit_test_teardown(test_mq_rate_10k_2kb, teardown_brokers),
+	    T(test_mq_backoff_doubles_with_jitter),
+	    T(test_mq_options_rejected_with_reason),
+	    T(test_mq_publish_limits_offline),
+	    T(test_mq_wrong_port_clean_error),
+	    T(test_mq_connect_timeout),
+	    T(test_mq_roundtrip_v311),
+	    T(test_mq_roundtrip_v5),
+	    T(test_mq_persistent_session_v311),
+	    T(test_mq_persistent_session_v5),
+	    T(test_mq_broker_restart),
+	    T(test_mq_backpressure_pause_resume),
+	    T(test_mq_pause_mid_burst_holds_messages),
+	    T(test_mq_two_clients_distinct_ids),
+	    T(test_mq_bad_credentials),
+	    T(test_mq_tls_client_cert),
+	    T(test_mq_qos0_bounded_when_broker_stalls),
+	    T(test_mq_rate_10k_2kb),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
