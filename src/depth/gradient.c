@@ -328,21 +328,26 @@ static size_t grad__split(const struct grad__ctx *c, size_t a, size_t b,
 	return bestj;
 }
 
-/* Where the tangent at bin m meets the level before the change: the level is
- * the mean of sm over [m - 2.75, m - 2.25] mm (before any point ramp that
- * contains m), but not before bin lo. On a linear ramp every m gives the
- * same onset, so a flat gradient maximum does not matter. */
+/* Where the tangent at bin m meets the level before the change. That level
+ * is the lowest (for a rise; highest for a fall) smoothed value within one
+ * longest ramp before m, but not before bin lo: on a rise from a flat level
+ * it is that level, and a gap before the rise (data0: two parts with air
+ * between them) counts as the level. On a linear ramp every m gives the same
+ * onset, so a flat gradient maximum does not matter. */
 static double grad__onset(const struct grad__ctx *c, size_t m, size_t lo,
 			  double *level)
 {
-	size_t w1 = grad__bins(c, 0.5 * GRAD__RAMP_MAX_MM + 1.0);
-	size_t w0 = grad__bins(c, 0.5 * GRAD__RAMP_MAX_MM + 1.0 + 0.5);
-	size_t a = m > w0 ? m - w0 : 0, b = m > w1 ? m - w1 : 0;
+	size_t w = grad__bins(c, GRAD__RAMP_MAX_MM + 0.25), a, j;
+	int rising = c->g[m] > 0.0;
 	double lead;
 
+	a = m > w ? m - w : 0;
 	a = a < lo ? lo : a;
-	b = b < a + 1 ? a + 1 : b;
-	*level = grad__mean(c->sm, a, b);
+	a = a > m ? m : a;
+	*level = c->sm[a];
+	for (j = a; j <= m; j++)
+		if (rising ? c->sm[j] < *level : c->sm[j] > *level)
+			*level = c->sm[j];
 	lead = c->g[m] != 0.0 ? (c->sm[m] - *level) / c->g[m] : 0.0;
 	lead = lead < 0.0		  ? 0.0
 	       : lead > GRAD__RAMP_MAX_MM ? GRAD__RAMP_MAX_MM
@@ -579,9 +584,9 @@ int abyss_gradient_estimate(const struct abyss_hole *h,
 				 "stroke (%.2f mm): the drill did not break "
 				 "through",
 				 c.sm[c.nb - 1], grad__depth(&c, c.nb - 1));
-		goto fail;
-	}
-	{
+		/* still look for a transition up to the end of the data */
+		d_exit = grad__depth(&c, c.nb - 1) + 0.2;
+	} else {
 		size_t a = mx > grad__bins(&c, GRAD__RAMP_MAX_MM)
 			       ? mx - grad__bins(&c, GRAD__RAMP_MAX_MM)
 			       : 0;
@@ -664,6 +669,8 @@ int abyss_gradient_estimate(const struct abyss_hole *h,
 		}
 	}
 done:
+	if (rc)
+		goto fail;
 	if (info)
 		*info = inf;
 	abyss_scratch_free(&local);
