@@ -289,10 +289,17 @@ int main(int argc, char **argv)
 		abyss_scratch_free(&scratch);
 		return 0;
 	}
-	printf("| series | method | files | entry+exit | transition | total "
-	       "median | IQR | std | layer 1 median | IQR | std | layer 2 "
-	       "median | IQR | std |\n|---|---|---|---|---|---|---|---|---|"
-	       "---|---|---|---|---|\n");
+	for (i = 1; i < argc; i++) {
+		if (!strchr(argv[i], '@')) {
+			printf(
+			    "| series | method | files | entry+exit | "
+			    "transition | total median | IQR | std | layer "
+			    "1 median | IQR | std | layer 2 median | IQR | "
+			    "std |\n|---|---|---|---|---|---|---|---|---|---|"
+			    "---|---|---|---|\n");
+			break;
+		}
+	}
 	for (i = 1; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
 		char label[64];
