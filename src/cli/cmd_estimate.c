@@ -203,10 +203,13 @@ static void print_results(FILE *f, const struct est_job *job,
 		kp_cell(x, sizeof(x), &it->est.exit);
 		item_reason(it, reason, sizeof(reason));
 		if (fmt == FMT_TABLE) {
-			const char *p = it->path;
-			size_t len = strlen(p);
+			char p[64];
+			size_t len = strlen(it->path);
 			if (len > 48)
-				p += len - 48;
+				snprintf(p, sizeof(p), "...%s",
+					 it->path + len - 45);
+			else
+				snprintf(p, sizeof(p), "%s", it->path);
 			if (nd)
 				fprintf(f, "%-48s %9s %9s %9s %9.3f %9.3f  %s\n",
 					p, e, t, x, d[0], d[1],

@@ -4,6 +4,12 @@
  */
 #include "abyss/load.h"
 
+#include "abyss/message.h"
+#include "abyss/setitec.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,11 +47,67 @@ enum abyss_input_kind abyss_input_kind(const char *path)
 	return ABYSS_INPUT_SETITEC;
 }
 
+/* A JSON rendering of one hole (legacy single message, or raw.json), read
+ * whole up to the message size limit. */
+static int load__json(const char *path, struct abyss_hole *h,
+		      struct abyss_diag *diag)
+{
+	struct abyss_msg_limits lim = abyss_msg_limits_default();
+	FILE *f;
+	char *buf;
+	size_t len;
+	int rc;
+
+	abyss_diag_set_file(diag, path);
+	f = fopen(path, "rb");
+	if (!f)
+		return abyss_diag_set(diag, errno == ENOENT ? ABYSS_ENOENT
+							    : ABYSS_EIO,
+				      0, 0, "cannot open: %s", strerror(errno));
+	buf = malloc(lim.max_payload_bytes + 1);
+	if (!buf) {
+		fclose(f);
+		return abyss_diag_set(diag, ABYSS_ENOMEM, 0, 0,
+				      "out of memory");
+	}
+	len = fread(buf, 1, lim.max_payload_bytes + 1, f);
+	if (ferror(f))
+		rc = abyss_diag_set(diag, ABYSS_EIO, 0, 0, "read error");
+	else if (len > lim.max_payload_bytes)
+		rc = abyss_diag_set(diag, ABYSS_ETOOBIG, 0, 0,
+				    "larger than the %zu-byte message limit",
+				    lim.max_payload_bytes);
+	else
+		rc = abyss_hole_from_json(buf, len, h, diag);
+	fclose(f);
+	free(buf);
+	if (rc == 0)
+		snprintf(h->source_name, sizeof(h->source_name), "%s", path);
+	return rc;
+}
+
 int abyss_hole_load(const char *path, struct abyss_hole *h,
 		    struct abyss_diag *diag)
 {
 	abyss_hole_free(h);
+	switch (abyss_input_kind(path)) {
+	case ABYSS_INPUT_SETITEC:
+		return abyss_hole_load_setitec(path, NULL, h, diag);
+	case ABYSS_INPUT_MQTT_FOLDER: {
+		struct abyss_data_ids ids = abyss_data_ids_default();
+		int rc = abyss_hole_from_msg_folder(path, &ids, h, diag);
+		if (rc == 0)
+			snprintf(h->source_name, sizeof(h->source_name), "%s",
+				 path);
+		return rc;
+	}
+	case ABYSS_INPUT_LEGACY_JSON:
+		return load__json(path, h, diag);
+	case ABYSS_INPUT_UNKNOWN:
+	default:
+		break;
+	}
 	abyss_diag_set_file(diag, path);
-	return abyss_diag_set(diag, ABYSS_ENOTIMPL, 0, 0,
-			      "reading holes is not built yet");
+	return abyss_diag_set(diag, ABYSS_ENOENT, 0, 0,
+			      "not a file or a folder of MQTT messages");
 }
