@@ -25,7 +25,11 @@ for d in "$T"/0*_V*; do
 done
 set -- "$@" "MDB=$A/test_data/MDB" "HAM_lower=$A/test_data/HAM_lower" \
 	"UNK=$A/test_data/UNK" "mdb-mql-1=$A/src/abyss/dev_data/mdb-mql-1"
-[ -d "$A/src/abyss/test_data" ] && set -- "$@" "test_data=$A/src/abyss/test_data"
+for d in "$A/src/abyss/test_data" "$A/src/abyss/test_data/data0" \
+	"$A/src/abyss/test_data/data_20241218" \
+	"$A/src/abyss/test_data/data_20250326"; do
+	[ -d "$d" ] && set -- "$@" "$(basename "$d")=$d"
+done
 
 echo "## Real series"
 echo
