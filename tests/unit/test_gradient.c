@@ -41,8 +41,8 @@ static int estimate(const struct abyss_hole *h, struct abyss_scratch *s,
 }
 
 /* Every stack x program x noise level x 8 seeds: all keypoints found, the
- * layer count right, every position within 0.45 mm of the truth and the
- * mean error below 0.2 mm (measured: max 0.40, mean 0.11 at noise 1). */
+ * layer count right, every position within 0.4 mm of the truth and the mean
+ * error below 0.05 mm (measured: max 0.31, mean 0.021). */
 static void test_gradient_matches_simulated_truth(void **state)
 {
 	static const double noise[] = {0.0, 0.5, 1.0};
@@ -95,7 +95,7 @@ static void test_gradient_matches_simulated_truth(void **state)
 							   t.transition_mm[0]
 						     : 0.0;
 					for (i = 0; i < 3; i++) {
-						if (fabs(err[i]) > 0.45)
+						if (fabs(err[i]) > 0.4)
 							fail_msg(
 							    "%s %s noise %g "
 							    "seed %d: keypoint "
@@ -115,7 +115,7 @@ static void test_gradient_matches_simulated_truth(void **state)
 	print_message("gradient vs truth: %zu keypoints, mean %.3f mm, max "
 		      "%.3f mm\n",
 		      n, sum / (double)n, worst);
-	assert_true(sum / (double)n < 0.2);
+	assert_true(sum / (double)n < 0.05);
 	abyss_hole_free(&h);
 	abyss_scratch_free(&s);
 }
@@ -352,8 +352,9 @@ static double series_iqr(const struct series_result *r)
 	return r->total[(r->found * 3) / 4] - r->total[r->found / 4];
 }
 
-/* Measured (docs/gradient-eval.md): TUHH V9 20/20 found, total 14.97 mm,
- * IQR 0.18; V8 80/80, 14.87, IQR 0.05; MDB 3/3; HAM_lower 3/3, 21.09. */
+/* Measured (docs/gradient-eval.md): TUHH V9 20/20 found, total 14.95 mm,
+ * IQR 0.11; V8 80/80, 14.85, IQR 0.06; V6 149/150, IQR 0.10; MDB 3/3;
+ * HAM_lower 3/3, 21.04, IQR 0.05. */
 static void test_gradient_real_series_coverage(void **state)
 {
 	struct series_result *r;
@@ -364,14 +365,20 @@ static void test_gradient_real_series_coverage(void **state)
 	assert_int_equal(r->files, 20);
 	assert_int_equal(r->found, r->files);
 	assert_int_equal(r->trans, r->files);
-	ASSERT_NEAR(r->total[r->found / 2], 14.97, 0.3);
-	assert_true(series_iqr(r) < 0.4);
+	ASSERT_NEAR(r->total[r->found / 2], 14.95, 0.3);
+	assert_true(series_iqr(r) < 0.3);
 
 	r = run_series("abyss/test_data/TUHH/008_V8");
 	REQUIRE_DATA(r);
 	assert_int_equal(r->found, r->files);
-	ASSERT_NEAR(r->total[r->found / 2], 14.87, 0.3);
-	assert_true(series_iqr(r) < 0.15);
+	ASSERT_NEAR(r->total[r->found / 2], 14.85, 0.3);
+	assert_true(series_iqr(r) < 0.12);
+
+	r = run_series("abyss/test_data/TUHH/006_V6");
+	REQUIRE_DATA(r);
+	assert_int_equal(r->files, 150);
+	assert_true(r->found >= 147); /* 149: one did not break through */
+	assert_true(series_iqr(r) < 0.2);
 
 	r = run_series("abyss/test_data/MDB");
 	REQUIRE_DATA(r);
@@ -383,8 +390,8 @@ static void test_gradient_real_series_coverage(void **state)
 	REQUIRE_DATA(r);
 	assert_int_equal(r->found, r->files);
 	assert_int_equal(r->trans, r->files);
-	ASSERT_NEAR(r->total[r->found / 2], 21.09, 0.3);
-	assert_true(series_iqr(r) < 0.3);
+	ASSERT_NEAR(r->total[r->found / 2], 21.04, 0.3);
+	assert_true(series_iqr(r) < 0.25);
 }
 
 /* The simulator's v9 file read back by the real parser is the same hole. */
