@@ -51,6 +51,28 @@ static void simulate__usage(FILE *f)
 	      f);
 }
 
+/* mkdir -p: creates dir and any missing parents. 0 or -1 with errno. */
+static int simulate__mkdirs(const char *dir)
+{
+	char path[4096];
+	size_t i, n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(path, dir, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0777) != 0 && errno != EEXIST)
+			return -1;
+		path[i] = i < n ? '/' : '\0';
+	}
+	return 0;
+}
+
 static int simulate__write_text(const char *cmd, const char *path,
 				const char *text)
 {
@@ -239,7 +261,7 @@ int cmd_simulate(int argc, char **argv)
 		cli_error(cmd, "%s", diag.msg);
 		return CLI_EXIT_USAGE;
 	}
-	if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+	if (simulate__mkdirs(out) != 0) {
 		cli_error(cmd, "%s: %s", out, strerror(errno));
 		return CLI_EXIT_INPUT;
 	}
