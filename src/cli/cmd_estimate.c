@@ -172,8 +172,9 @@ static void csv_field(FILE *f, const char *s)
 
 static const char *item_reason(const struct est_item *it, char *buf, size_t n)
 {
+	buf[0] = '\0';
 	if (!it->rc)
-		return "";
+		return buf;
 	snprintf(buf, n, "%s",
 		 it->diag.msg[0] ? it->diag.msg : abyss_strerror(it->rc));
 	return buf;
