@@ -610,6 +610,22 @@ static int parse_all(struct setitec__parser *p)
 			st = AFTER_BLANK;
 			continue;
 		}
+		if (first_cell_has_position(p)) {
+			/* the samples' header without its "*** Datas ***"
+			 * title: the original found it by this cell alone */
+			if (have_datas)
+				return abyss_diag_set(
+				    p->diag, ABYSS_EPARSE, p->line, 1,
+				    "a second 'Position (mm)' header");
+			rc = new_section(p, "Datas", 5);
+			if (rc)
+				return rc;
+			have_datas = 1;
+			rc = setitec__parse_datas(p);
+			if (rc)
+				return rc;
+			continue;
+		}
 		if (st == AFTER_BLANK || st == AFTER_NONE ||
 		    (st == AFTER_VALUES && !has_value_cell(p))) {
 			rc = new_table(p);
