@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "abyss/hole.h"
 #include "abyss/setitec.h"
@@ -690,6 +691,75 @@ static void test_setitec_number_matches_strtod(void **state)
 	}
 }
 
+/* ---- abyss inspect (the binary built next to the tests) ----------------- */
+
+static int run_cmd(const char *cmd, char *out, size_t n)
+{
+	FILE *pp = popen(cmd, "r");
+	size_t got;
+
+	if (!pp)
+		return -1;
+	got = fread(out, 1, n - 1, pp);
+	out[got] = '\0';
+	return pclose(pp);
+}
+
+static void test_setitec_inspect_cli(void **state)
+{
+	const char *p = data_path(
+	    "abyss/src/abyss/test_data/data0/23120040_23120040_ST_2409_59.xls");
+	const char *build = getenv("BUILD");
+	static char out[1 << 20];
+	char cmd[8192], bin[4096];
+	json_t *o, *cols;
+	json_error_t je;
+	struct stat st;
+	int rc;
+
+	(void)state;
+	REQUIRE_DATA(p);
+	snprintf(bin, sizeof(bin), "%s/abyss", build ? build : "build");
+	if (stat(bin, &st) != 0)
+		skip();
+	snprintf(cmd, sizeof(cmd), "%s inspect --json '%s'", bin, p);
+	rc = run_cmd(cmd, out, sizeof(out));
+	assert_int_equal(rc, 0);
+	o = json_loads(out, 0, &je);
+	assert_non_null(o);
+	assert_int_equal(json_integer_value(json_object_get(o, "version")), 11);
+	assert_int_equal(json_integer_value(json_object_get(o, "samples")),
+			 492);
+	assert_true(json_real_value(json_object_get(o, "duration_s")) == 4.92);
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_array_get(json_object_get(o, "step_results"), 1),
+		"stop_names")),
+	    "STROKE_MAX");
+	cols = json_object_get(o, "columns");
+	assert_int_equal(json_array_size(cols), 10);
+	assert_true(json_real_value(json_object_get(json_array_get(cols, 0),
+						    "max")) == -0.706);
+	json_decref(o);
+
+	snprintf(cmd, sizeof(cmd), "%s inspect '%s'", bin, p);
+	assert_int_equal(run_cmd(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "STROKE_LIMIT"));
+	assert_non_null(strstr(out, "samples:   492 at 100 Hz = 4.92 s"));
+
+	/* errors: file:line:col: message on stderr, exit 3 */
+	snprintf(cmd, sizeof(cmd), "%s inspect /nonexistent.xls 2>&1", bin);
+	rc = run_cmd(cmd, out, sizeof(out));
+	assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 3);
+	assert_non_null(strstr(out, "/nonexistent.xls: cannot open"));
+	snprintf(cmd, sizeof(cmd), "%s inspect 2>/dev/null", bin);
+	rc = run_cmd(cmd, out, sizeof(out));
+	assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+	snprintf(cmd, sizeof(cmd), "%s inspect --help", bin);
+	assert_int_equal(run_cmd(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "--json"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -708,6 +778,7 @@ int main(void)
 	    cmocka_unit_test(test_setitec_hole_load_sets_source),
 	    cmocka_unit_test(test_setitec_number_rules),
 	    cmocka_unit_test(test_setitec_number_matches_strtod),
+	    cmocka_unit_test(test_setitec_inspect_cli),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
