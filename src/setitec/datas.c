@@ -85,7 +85,7 @@ static int widen(struct setitec__parser *p, double **blk, size_t *width,
 	double *nb;
 
 	if (nw > p->lim->max_cols)
-		return setitec__diag_toobig(p, 0, "row width",
+		return setitec__diag_toobig(p, 0, "row width", "max_cols",
 					    p->lim->max_cols);
 	if (cap && nw > p->lim->max_values / cap)
 		return abyss_diag_set(p->diag, ABYSS_ETOOBIG, p->line, 0,
@@ -193,9 +193,9 @@ int setitec__parse_datas(struct setitec__parser *p)
 
 		p->line++;
 		if ((size_t)((nl ? nl : e) - s) > p->lim->max_line_bytes) {
-			rc = setitec__diag_toobig(p, p->lim->max_line_bytes + 1,
-						  "line length",
-						  p->lim->max_line_bytes);
+			rc = setitec__diag_toobig(
+			    p, p->lim->max_line_bytes + 1, "line length",
+			    "max_line_bytes", p->lim->max_line_bytes);
 			goto out;
 		}
 		if (*s == '*') {
@@ -211,6 +211,7 @@ int setitec__parse_datas(struct setitec__parser *p)
 				goto next_blank;
 			rc = cap == p->lim->max_rows
 				 ? setitec__diag_toobig(p, 0, "data rows",
+							"max_rows",
 							p->lim->max_rows)
 				 : abyss_diag_set(
 				       p->diag, ABYSS_ETOOBIG, p->line, 0,
@@ -248,7 +249,7 @@ int setitec__parse_datas(struct setitec__parser *p)
 				if (c >= p->lim->max_cols + 1) {
 					rc = setitec__diag_toobig(
 					    p, (size_t)(s - ls), "row width",
-					    p->lim->max_cols);
+					    "max_cols", p->lim->max_cols);
 					goto out;
 				}
 				continue;
