@@ -691,6 +691,67 @@ static void test_setitec_number_matches_strtod(void **state)
 	}
 }
 
+/* The Datas loop has its own fast path: check it against strtod on many
+ * random cells of every shape (short and long mantissas, comma and dot,
+ * signs, leading spaces), in a last row with and without a final '\n'. */
+static void test_setitec_datas_numbers_match_strtod(void **state)
+{
+	enum { ROWS = 4000, COLS = 5 };
+	static char txt[ROWS * COLS * 32 + 256];
+	static double ref[ROWS * COLS];
+	unsigned long long x = 0x2545F4914F6CDD1DULL;
+	struct abyss_setitec *f = NULL;
+	struct abyss_diag d;
+	size_t o, r, c, n;
+	int pass;
+
+	(void)state;
+	for (pass = 0; pass < 2; pass++) {
+		o = (size_t)snprintf(
+		    txt, sizeof(txt),
+		    "*** Datas ***\nPosition (mm)\tA\tB\tC\tD\n");
+		for (r = 0; r < ROWS; r++) {
+			for (c = 0; c < COLS; c++) {
+				char num[40], clean[40];
+				unsigned long long m;
+				int k, len, neg;
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				m = x >> (x % 61);
+				k = (int)((x >> 20) % 19);
+				neg = (int)((x >> 40) & 1);
+				len = snprintf(num, sizeof(num), "%llu", m);
+				if (k >= len)
+					k = len - 1;
+				snprintf(clean, sizeof(clean), "%s%.*s.%s",
+					 neg ? "-" : "", len - k, num,
+					 num + len - k);
+				ref[r * COLS + c] = strtod(clean, NULL);
+				o += (size_t)snprintf(
+				    txt + o, sizeof(txt) - o, "%s%s%.*s%c%s",
+				    c ? "\t" : "",
+				    (x >> 50) % 7 == 0 ? " " : "",
+				    (int)strlen(clean) - k - 1, clean,
+				    (x >> 53) & 1 ? ',' : '.', num + len - k);
+			}
+			o += (size_t)snprintf(txt + o, sizeof(txt) - o, "\n");
+		}
+		n = pass ? o - 1 : o; /* pass 1: no final line end */
+		assert_int_equal(abyss_setitec_parse(txt, n, NULL, &f, &d), 0);
+		assert_int_equal(f->nsamples, ROWS);
+		for (r = 0; r < ROWS; r++)
+			for (c = 0; c < COLS; c++)
+				if (f->columns[c].values[r] !=
+				    ref[r * COLS + c])
+					fail_msg("row %zu col %zu: %.17g != "
+						 "%.17g",
+						 r, c, f->columns[c].values[r],
+						 ref[r * COLS + c]);
+		abyss_setitec_free(f);
+	}
+}
+
 /* ---- abyss inspect (the binary built next to the tests) ----------------- */
 
 static int run_cmd(const char *cmd, char *out, size_t n)
@@ -778,6 +839,7 @@ int main(void)
 	    cmocka_unit_test(test_setitec_hole_load_sets_source),
 	    cmocka_unit_test(test_setitec_number_rules),
 	    cmocka_unit_test(test_setitec_number_matches_strtod),
+	    cmocka_unit_test(test_setitec_datas_numbers_match_strtod),
 	    cmocka_unit_test(test_setitec_inspect_cli),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
