@@ -145,6 +145,59 @@ static void test_setitec_every_data_file(void **state)
 	assert_true(w.notsetitec >= 10);
 }
 
+/* ---- one row per variant: figures from original-system.md §2.3, §3.6, §6
+ * and checked with awk on the files ---------------------------------- */
+
+static void test_setitec_variant_table(void **state)
+{
+	static const struct {
+		const char *rel;
+		int version;
+		size_t nsamples, ncolumns, nprogram, nstep_results;
+		double first, last;
+		const char *firmware;
+	} v[] = {
+	    {"abyss/test_data/TUHH/009_V9/V9_001.xls", 4, 571, 12, 5, 0, -0.912,
+	     -25.027, "V 3.1.2"},
+	    {"abyss/test_data/UNK/E00401008506DBD6_ST00234275_ST_27917_11978."
+	     "xls",
+	     7, 936, 11, 4, 4, -2.938, -49.982, "V 3.1.5.5"},
+	    {"abyss/test_data/UNK/MQTT_to_XLS_17070144_30221.xls", 9, 1800, 9,
+	     5, 4, -0.671, -26.748, "V 3.2.2.1"},
+	    {"abyss/test_data/UNK/2312041_23120041_ST_1378_95.xls", 9, 2391, 9,
+	     4, 4, -0.637, -34.954, "V 3.2.2.1"},
+	    {"abyss/src/abyss/test_data/data_20250326/"
+	     "17070141_17070141_ST_59_55.xls",
+	     9, 1860, 9, 4, 4, -0.642, -32.211, "V 3.2.2.1"},
+	    {"abyss/src/abyss/test_data/"
+	     "setitecgabriele_E00401009F45BACA_114-V3-003-MQ_ST_417_7.xls",
+	     9, 9697, 9, 4, 3, -0.544, -44.25, "V 3.2.2.1"},
+	    {"abyss/src/abyss/dev_data/mdb-mql-1/"
+	     "E00401009F45C395_114-V3-002-MQ_ST_1874_1.xls",
+	     9, 8366, 9, 4, 3, -0.551, -36.651, "V 3.2.2.1"},
+	    {"abyss/test_data/MDB/17070143_17070143_ST_885_99.xls", 9, 2308, 9,
+	     5, 4, -0.642, -31.865, "V 3.2.2.1"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct abyss_setitec *f;
+		const double *pos;
+		LOAD_OR_SKIP(f, v[i].rel);
+		assert_int_equal(f->general.version, v[i].version);
+		assert_int_equal(f->nsamples, v[i].nsamples);
+		assert_int_equal(f->ncolumns, v[i].ncolumns);
+		assert_int_equal(f->nprogram, v[i].nprogram);
+		assert_int_equal(f->nstep_results, v[i].nstep_results);
+		assert_string_equal(f->box.firmware, v[i].firmware);
+		pos = abyss_setitec_column(f, "Position (mm)");
+		assert_true(pos[0] == v[i].first);
+		assert_true(pos[f->nsamples - 1] == v[i].last);
+		abyss_setitec_free(f);
+	}
+}
+
 /* ---- v9: MDB ----------------------------------------------------------- */
 
 static void test_setitec_v9_mdb_values(void **state)
@@ -825,6 +878,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_setitec_every_data_file),
+	    cmocka_unit_test(test_setitec_variant_table),
 	    cmocka_unit_test(test_setitec_v9_mdb_values),
 	    cmocka_unit_test(test_setitec_v4_split_header_and_inf),
 	    cmocka_unit_test(test_setitec_v7_head_subtables),
