@@ -724,8 +724,10 @@ int abyss_setitec_load(const char *path, const struct abyss_setitec_limits *lim,
 	if (!fp) {
 		e = errno;
 		return abyss_diag_set(diag,
-				      e == ENOENT ? ABYSS_ENOENT : ABYSS_EIO, 0,
-				      0, "cannot open: %s", strerror(e));
+				      e == ENOENT   ? ABYSS_ENOENT
+				      : e == ENOMEM ? ABYSS_ENOMEM
+						    : ABYSS_EIO,
+				      0, 0, "cannot open: %s", strerror(e));
 	}
 	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
 		fclose(fp);
