@@ -89,34 +89,40 @@ static int too_long(struct setitec__parser *p, const char *s, const char *e)
 				    p->lim->max_line_bytes);
 }
 
-/* Makes the sample block wide enough for column index `col`. */
-static int widen(struct setitec__parser *p, double *blk, size_t width,
-		 size_t cap, size_t col, double **out, size_t *out_width)
+/* Returns a sample block wide enough for column index `col` (the old one
+ * is freed), or NULL with *rc set and the old block untouched. */
+static double *widen(struct setitec__parser *p, double *blk, size_t width,
+		     size_t cap, size_t col, size_t *out_width, int *rc)
 {
 	size_t nw = col + 1, i;
 	double *nb;
 
-	if (nw > p->lim->max_cols)
-		return setitec__diag_toobig(p, 0, "row width", "max_cols",
-					    p->lim->max_cols);
-	if (cap && nw > p->lim->max_values / cap)
-		return abyss_diag_set(p->diag, ABYSS_ETOOBIG, p->line, 0,
-				      "%zu columns x %zu rows exceed the limit "
-				      "max_values = %zu",
-				      nw, cap, p->lim->max_values);
+	if (nw > p->lim->max_cols) {
+		*rc = setitec__diag_toobig(p, 0, "row width", "max_cols",
+					   p->lim->max_cols);
+		return NULL;
+	}
+	if (cap && nw > p->lim->max_values / cap) {
+		*rc = abyss_diag_set(p->diag, ABYSS_ETOOBIG, p->line, 0,
+				     "%zu columns x %zu rows exceed the limit "
+				     "max_values = %zu",
+				     nw, cap, p->lim->max_values);
+		return NULL;
+	}
 	nb = malloc((cap ? cap : 1) * nw * sizeof(double));
-	if (!nb)
-		return abyss_diag_set(p->diag, ABYSS_ENOMEM, p->line, 0,
-				      "out of memory for %zu x %zu samples", nw,
-				      cap);
+	if (!nb) {
+		*rc = abyss_diag_set(p->diag, ABYSS_ENOMEM, p->line, 0,
+				     "out of memory for %zu x %zu samples", nw,
+				     cap);
+		return NULL;
+	}
 	if (blk)
 		memcpy(nb, blk, cap * width * sizeof(double));
 	for (i = cap * width; i < cap * nw; i++)
 		nb[i] = NAN;
 	free(blk);
-	*out = nb;
 	*out_width = nw;
-	return 0;
+	return nb;
 }
 
 static int not_a_number(struct setitec__parser *p, const char *cell,
@@ -196,28 +202,28 @@ int setitec__parse_datas(struct setitec__parser *p)
 	}
 
 	while (pos < p->len) {
-		const char *s = b + pos, *ls = s, *stop, *nl = NULL;
+		const char *s = b + pos, *ls = s, *stop;
 		/* a line that ends in '\n' lets fast_cell run without bounds
 		 * checks: the '\n' stops every loop in it. Setitec files end
 		 * with '\n', so one test covers every line. */
 		const int sentinel =
-		    all_nl || (nl = memchr(s, '\n', (size_t)(e - s))) != NULL;
+		    all_nl || memchr(s, '\n', (size_t)(e - s)) != NULL;
 		size_t c = 0, w = 0;
 		double v;
 		int k;
 
 		p->line++;
-		if (*s == '*' || r == cap) {
+		if (*s == '*' || r >= cap || !blk) {
 			size_t n = line_len(s, e);
 			if (*s == '*' && setitec__is_title(s, n)) {
 				p->line--; /* leave the title to the caller */
 				break;
 			}
-			if (r == cap && blank_line_is(s, n, sep)) {
+			if (blank_line_is(s, n, sep)) {
 				pos = (size_t)(s + n - b) + (s + n < e);
 				continue;
 			}
-			if (r == cap) {
+			if (r >= cap || !blk) {
 				/* only reachable when a limit capped the
 				 * block */
 				rc = too_long(p, s, e);
@@ -244,16 +250,14 @@ int setitec__parse_datas(struct setitec__parser *p)
 				blk[c * cap + r] = v;
 				w = c + 1;
 			} else if (k > 0) {
-				double *nb = NULL;
-				size_t nw = 0;
+				double *nb;
 				rc = too_long(p, ls, e);
-				if (rc == 0)
-					rc = widen(p, blk, width, cap, c, &nb,
-						   &nw);
 				if (rc)
 					goto out;
+				nb = widen(p, blk, width, cap, c, &width, &rc);
+				if (!nb)
+					goto out;
 				blk = nb;
-				width = nw;
 				blk[c * cap + r] = v;
 				w = c + 1;
 			} else if (k < 0) {

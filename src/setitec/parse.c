@@ -373,6 +373,8 @@ static int repair_glued_names(struct setitec__parser *p,
 
 	for (i = 0; i < t->nnames && t->nnames < nvalues; i++) {
 		const char *nm = t->names[i], *q;
+		if (!nm)
+			continue;
 		for (q = nm; *q; q++)
 			if (q[0] == ')' && ((q[1] >= 'A' && q[1] <= 'Z') ||
 					    (q[1] >= 'a' && q[1] <= 'z')))
