@@ -26,6 +26,8 @@ static const struct cli_command commands[] = {
     {"convert", cmd_convert,
      "convert a drill file to JSON, CSV or MQTT messages"},
     {"simulate", cmd_simulate, "write synthetic holes with exact ground truth"},
+    {"model", cmd_model,
+     "PatchTSMixer checkpoints: info, run (forward pass on a tensor)"},
     {"bench", cmd_bench, "measure parser and estimator throughput"},
 };
 
