@@ -1,0 +1,6 @@
+# src/service: the daemon's pure core (config, correlator, spool, payloads).
+# Linked into the abyss binary and the unit tests, not into libabyss.
+APP_LDLIBS += -lcyaml -lyaml -lsqlite3
+# The config fuzz target's replay binary compiles src/service/config.c itself
+# (replay binaries link only libabyss), so it needs the YAML libraries too.
+$(BUILD)/fuzz/replay_config: LDLIBS += -lcyaml -lyaml
