@@ -745,6 +745,7 @@ static int expand_env(char *s, size_t n, const struct keyent *at,
 		      const char *key, struct abyss_diag *diag)
 {
 	char out[ABYSS_CONFIG_PATH_MAX];
+	char name[128]; /* outlives the loop body: a default points into it */
 	size_t o = 0, i = 0, len = strlen(s);
 	size_t line = at ? at->vline : 0, col = at ? at->vcol : 0;
 
@@ -758,7 +759,6 @@ static int expand_env(char *s, size_t n, const struct keyent *at,
 			addlen = 2;
 			i += 3;
 		} else if (s[i] == '$' && s[i + 1] == '{') {
-			char name[128];
 			const char *end = strchr(s + i + 2, '}');
 			const char *dflt = NULL, *val;
 			size_t nl;

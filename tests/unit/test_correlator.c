@@ -468,7 +468,7 @@ static void test_correlator_shard_split_covers_every_key_once(void **state)
 	cfg.shard_index = 1;
 	c1 = new_corr(&cfg, &r1);
 	for (i = 0; i < 1000; i++) {
-		char key[32];
+		char key[64];
 		int a, b;
 		snprintf(key, sizeof(key), "ILLL50203377%d/setitec%03d", i % 7,
 			 i);
