@@ -67,36 +67,41 @@ static const cyaml_strval_t protocol_strings[] = {
 
 struct desc {
 	const char *key; /* dotted path */
-	enum ftype type;
 	size_t off, size;
-	unsigned flags;
 	const char *def_s;
 	double def_n, min, max;
 	const cyaml_strval_t *strs;
 	size_t nstrs;
+	enum ftype type;
+	unsigned flags;
 };
 
 #define M(member)  offsetof(struct abyss_config, member)
 #define SZ(member) sizeof(((struct abyss_config *)NULL)->member)
 #define S(k, m, fl, d)                                                         \
 	{                                                                      \
-		k, T_STR, M(m), SZ(m), fl, d, 0, 0, 0, NULL, 0                 \
+		.key = (k), .off = M(m), .size = SZ(m), .def_s = (d),          \
+		.type = T_STR, .flags = (fl)                                   \
 	}
 #define I(k, m, fl, d, lo, hi)                                                 \
 	{                                                                      \
-		k, T_INT, M(m), SZ(m), fl, NULL, d, lo, hi, NULL, 0            \
+		.key = (k), .off = M(m), .size = SZ(m), .def_n = (d),          \
+		.min = (lo), .max = (hi), .type = T_INT, .flags = (fl)         \
 	}
 #define D(k, m, fl, d, lo, hi)                                                 \
 	{                                                                      \
-		k, T_DBL, M(m), SZ(m), fl, NULL, d, lo, hi, NULL, 0            \
+		.key = (k), .off = M(m), .size = SZ(m), .def_n = (d),          \
+		.min = (lo), .max = (hi), .type = T_DBL, .flags = (fl)         \
 	}
 #define B(k, m, fl, d)                                                         \
 	{                                                                      \
-		k, T_BOOL, M(m), SZ(m), fl, NULL, d, 0, 1, NULL, 0             \
+		.key = (k), .off = M(m), .size = SZ(m), .def_n = (d),          \
+		.max = 1, .type = T_BOOL, .flags = (fl)                        \
 	}
 #define E(k, m, fl, d, t)                                                      \
 	{                                                                      \
-		k, T_ENUM, M(m), SZ(m), fl, NULL, d, 0, 0, t, NENUM(t)         \
+		.key = (k), .off = M(m), .size = SZ(m), .def_n = (d),          \
+		.strs = (t), .nstrs = NENUM(t), .type = T_ENUM, .flags = (fl)  \
 	}
 
 #define DID "ResultManagement.Results.0."
@@ -499,6 +504,8 @@ static int scan_keys(const char *buf, size_t len, struct keymap *km,
 		}
 		case YAML_MAPPING_END_EVENT:
 		case YAML_SEQUENCE_END_EVENT:
+			if (depth == 0)
+				break; /* libyaml balances events; be safe */
 			depth--;
 			if (!st[depth].is_map)
 				seq_depth--;

@@ -225,7 +225,7 @@ int abyss_corr_new(const struct abyss_corr_config *cfg,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return ABYSS_ENOMEM;
-	c->buckets = calloc(nb, sizeof(*c->buckets));
+	c->buckets = calloc(nb, sizeof(struct corr_key *));
 	if (!c->buckets) {
 		free(c);
 		return ABYSS_ENOMEM;
