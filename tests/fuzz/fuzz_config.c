@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char topic[1200], msg[1200];
 
 	abyss_diag_init(&d);
-	if (abyss_config_load_buffer((const char *)data, size, "fuzz", &cfg,
-				     &d, &w) != 0) {
+	if (abyss_config_load_buffer((const char *)data, size, "fuzz", &cfg, &d,
+				     &w) != 0) {
 		abyss_diag_format(&d, msg, sizeof(msg));
 		return 0;
 	}
