@@ -47,11 +47,11 @@ int abyss_method_parse(const char *name, enum abyss_method *out);
 #define ABYSS_REASON_MAX 200
 
 struct abyss_keypoint {
-	int found;         /* 1 when pos_mm is valid */
-	double pos_mm;     /* positive position along the stroke (mm) */
-	long index;        /* sample index in the hole, -1 if none */
+	int found;	   /* 1 when pos_mm is valid */
+	double pos_mm;	   /* positive position along the stroke (mm) */
+	long index;	   /* sample index in the hole, -1 if none */
 	double confidence; /* 0..1; 1 for compat when found */
-	int code;          /* 0, or why it was not found (ABYSS_E*) */
+	int code;	   /* 0, or why it was not found (ABYSS_E*) */
 	char reason[ABYSS_REASON_MAX];
 };
 

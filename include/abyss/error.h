@@ -60,7 +60,7 @@ const char *abyss_strerror(int code);
 const char *abyss_errname(int code);
 
 #define ABYSS_DIAG_FILE_MAX 512
-#define ABYSS_DIAG_MSG_MAX 512
+#define ABYSS_DIAG_MSG_MAX  512
 
 /* Where and why an input was rejected. line and col are 1-based; 0 means
  * "not applicable" (for example an error about the whole file). For JSON the
@@ -88,7 +88,8 @@ int abyss_diag_set(struct abyss_diag *d, int code, size_t line, size_t col,
 void abyss_diag_set_file(struct abyss_diag *d, const char *name);
 
 /* Formats "file:line:col: message (ABYSS_EXXX)" into buf (size n, always
- * NUL-terminated when n > 0); parts that are unknown are left out. Returns buf. */
+ * NUL-terminated when n > 0); parts that are unknown are left out. Returns buf.
+ */
 char *abyss_diag_format(const struct abyss_diag *d, char *buf, size_t n);
 
 #ifdef __cplusplus

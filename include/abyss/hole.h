@@ -39,7 +39,7 @@ enum abyss_hole_source {
 /* One executed program step, as reported at the end of the step (Setitec
  * "Step Results", or the Result message's StepResultValues). */
 struct abyss_step_result {
-	int32_t step;          /* program step number */
+	int32_t step;	       /* program step number */
 	uint32_t stop_code;    /* bit mask, see abyss_stop_code_name() */
 	double torque_empty_a; /* no-load torque current of the step (A) */
 	double thrust_empty_a; /* no-load thrust current of the step (A) */
@@ -63,10 +63,10 @@ struct abyss_hole {
 	char head_id[ABYSS_ID_MAX];    /* Heads SerialNumber; file: Head TAG
 					  UID */
 	char tool_key[ABYSS_ID_MAX];   /* "toolbox_id/tool_id" (MQTT) */
-	int64_t local;                 /* tool-age feature of the ML model */
-	int predrilled;                /* 0 or 1 (the original always used 1) */
-	double timestamp_s;            /* UTC unix seconds; NaN if unknown */
-	int file_version;              /* Setitec format version, 0 if none */
+	int64_t local;		       /* tool-age feature of the ML model */
+	int predrilled;		       /* 0 or 1 (the original always used 1) */
+	double timestamp_s;	       /* UTC unix seconds; NaN if unknown */
+	int file_version;	       /* Setitec format version, 0 if none */
 
 	/* 1 when the samples were read from Setitec text, which the original
 	 * held as float32: the compat estimator then repeats its float32
@@ -75,15 +75,15 @@ struct abyss_hole {
 
 	/* samples at 100 Hz; arrays of n elements, NULL when n == 0 */
 	size_t n;
-	double *position_mm;    /* spindle position (mm), negative inward */
-	double *torque_a;       /* I Torque (A), above the no-load level */
-	double *thrust_a;       /* I Thrust (A) */
+	double *position_mm;	/* spindle position (mm), negative inward */
+	double *torque_a;	/* I Torque (A), above the no-load level */
+	double *thrust_a;	/* I Thrust (A) */
 	double *torque_empty_a; /* I Torque Empty (A), per sample */
 	double *thrust_empty_a; /* I Thrust Empty (A), per sample */
-	double *power_w;        /* torque power (W); NaN if absent */
-	double *gap_mm;         /* gap length (mm); NaN if absent */
-	int32_t *step;          /* program step of the sample */
-	uint32_t *stop_code;    /* stop code column (0 while running) */
+	double *power_w;	/* torque power (W); NaN if absent */
+	double *gap_mm;		/* gap length (mm); NaN if absent */
+	int32_t *step;		/* program step of the sample */
+	uint32_t *stop_code;	/* stop code column (0 while running) */
 
 	size_t nsteps;
 	struct abyss_step_result *steps;

@@ -10,11 +10,11 @@
 #include <stdio.h>
 
 enum {
-	CLI_EXIT_OK = 0,      /* success */
+	CLI_EXIT_OK = 0,       /* success */
 	CLI_EXIT_FAILURES = 1, /* ran, but some inputs failed (see summary) */
-	CLI_EXIT_USAGE = 2,   /* bad command line */
-	CLI_EXIT_INPUT = 3,   /* an input could not be read or parsed */
-	CLI_EXIT_INTERNAL = 4 /* out of memory or another internal error */
+	CLI_EXIT_USAGE = 2,    /* bad command line */
+	CLI_EXIT_INPUT = 3,    /* an input could not be read or parsed */
+	CLI_EXIT_INTERNAL = 4  /* out of memory or another internal error */
 };
 
 int cmd_inspect(int argc, char **argv);
@@ -22,10 +22,11 @@ int cmd_estimate(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_model(int argc, char **argv);
 
 /* Prints "abyss <cmd>: <formatted message>\n" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Returns 1 when argv[i] is -h or --help. */
 int cli_is_help(const char *arg);

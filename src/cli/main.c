@@ -19,11 +19,16 @@ struct cli_command {
 };
 
 static const struct cli_command commands[] = {
-	{"inspect", cmd_inspect, "show a Setitec file's sections, metadata and signal statistics"},
-	{"estimate", cmd_estimate, "estimate entry, transition and exit for files or folders"},
-	{"convert", cmd_convert, "convert a drill file to JSON, CSV or MQTT messages"},
-	{"simulate", cmd_simulate, "write synthetic holes with exact ground truth"},
-	{"bench", cmd_bench, "measure parser and estimator throughput"},
+    {"inspect", cmd_inspect,
+     "show a Setitec file's sections, metadata and signal statistics"},
+    {"estimate", cmd_estimate,
+     "estimate entry, transition and exit for files or folders"},
+    {"convert", cmd_convert,
+     "convert a drill file to JSON, CSV or MQTT messages"},
+    {"simulate", cmd_simulate, "write synthetic holes with exact ground truth"},
+    {"model", cmd_model,
+     "PatchTSMixer checkpoints: info, run (forward pass on a tensor)"},
+    {"bench", cmd_bench, "measure parser and estimator throughput"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

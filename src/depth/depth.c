@@ -130,8 +130,9 @@ int abyss_estimate_depths(const struct abyss_estimate *e, double depth[2])
 static int estimate__first_failure(const struct abyss_estimate *e,
 				   struct abyss_diag *diag)
 {
-	const struct abyss_keypoint *k =
-		!e->entry.found ? &e->entry : !e->exit.found ? &e->exit : NULL;
+	const struct abyss_keypoint *k = !e->entry.found  ? &e->entry
+					 : !e->exit.found ? &e->exit
+							  : NULL;
 	const char *what = !e->entry.found ? "entry" : "exit";
 
 	if (!k)
@@ -155,8 +156,10 @@ int abyss_estimate(const struct abyss_hole *h,
 	if (!h)
 		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0, "no hole");
 	if (h->n == 0) {
-		depth__fail(&out->entry, ABYSS_ENODATA, "the hole has no samples");
-		depth__fail(&out->exit, ABYSS_ENODATA, "the hole has no samples");
+		depth__fail(&out->entry, ABYSS_ENODATA,
+			    "the hole has no samples");
+		depth__fail(&out->exit, ABYSS_ENODATA,
+			    "the hole has no samples");
 		return abyss_diag_set(diag, ABYSS_ENODATA, 0, 0,
 				      "the hole has no samples");
 	}

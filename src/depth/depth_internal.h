@@ -17,7 +17,7 @@ int depth__gradient(const struct abyss_hole *h, struct abyss_scratch *scratch,
 /* Marks keypoint k as not found with code and a printf-style reason; returns
  * code. */
 int depth__fail(struct abyss_keypoint *k, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Marks keypoint k as found at sample index i, position pos_mm. */
 void depth__set(struct abyss_keypoint *k, long i, double pos_mm,

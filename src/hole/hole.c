@@ -34,31 +34,42 @@ static void hole__release(struct abyss_hole *h)
 
 #define HOLE__NDOUBLE 7 /* position, torque, thrust, 2 empties, power, gap */
 
+/* Bytes of the one block behind n samples and nsteps step results, or 0 with
+ * *overflow set when it does not fit in a size_t. */
+static size_t hole__bytes(size_t n, size_t nsteps, int *overflow)
+{
+	size_t per_sample =
+	    HOLE__NDOUBLE * sizeof(double) + sizeof(int32_t) + sizeof(uint32_t);
+
+	*overflow = n > (SIZE_MAX / 2) / per_sample ||
+		    nsteps > (SIZE_MAX / 4) / sizeof(struct abyss_step_result);
+	if (*overflow)
+		return 0;
+	return n * per_sample + nsteps * sizeof(struct abyss_step_result);
+}
+
 int abyss_hole_alloc(struct abyss_hole *h, size_t n, size_t nsteps)
 {
-	size_t per_sample = HOLE__NDOUBLE * sizeof(double) + sizeof(int32_t) +
-			    sizeof(uint32_t);
-	size_t bytes;
+	int overflow;
+	size_t bytes = hole__bytes(n, nsteps, &overflow);
 	unsigned char *p;
 	double *d;
 	size_t i;
 
 	hole__release(h);
-	if (n > (SIZE_MAX / 2) / per_sample ||
-	    nsteps > (SIZE_MAX / 4) / sizeof(struct abyss_step_result))
+	if (overflow)
 		return ABYSS_ETOOBIG;
-	bytes = n * per_sample + nsteps * sizeof(struct abyss_step_result);
 	if (bytes == 0)
 		return ABYSS_OK;
 	/* doubles first, then the step results (8-byte aligned members), then
 	 * the 4-byte integer arrays, so every array is naturally aligned. */
-	p = malloc(bytes);
-	if (!p)
+	d = malloc(bytes);
+	if (!d)
 		return ABYSS_ENOMEM;
-	h->block_ = p;
+	h->block_ = d;
 	h->n = n;
 	h->nsteps = nsteps;
-	d = (double *)p;
+	p = h->block_;
 	if (n) {
 		h->position_mm = d + 0 * n;
 		h->torque_a = d + 1 * n;
@@ -72,7 +83,7 @@ int abyss_hole_alloc(struct abyss_hole *h, size_t n, size_t nsteps)
 	}
 	p += HOLE__NDOUBLE * n * sizeof(double);
 	if (nsteps) {
-		h->steps = (struct abyss_step_result *)p;
+		h->steps = (void *)p;
 		for (i = 0; i < nsteps; i++) {
 			struct abyss_step_result *s = &h->steps[i];
 			memset(s, 0, sizeof(*s));
@@ -84,10 +95,10 @@ int abyss_hole_alloc(struct abyss_hole *h, size_t n, size_t nsteps)
 	}
 	p += nsteps * sizeof(struct abyss_step_result);
 	if (n) {
-		h->step = (int32_t *)p;
+		h->step = (void *)p;
 		memset(h->step, 0, n * sizeof(int32_t));
 		p += n * sizeof(int32_t);
-		h->stop_code = (uint32_t *)p;
+		h->stop_code = (void *)p;
 		memset(h->stop_code, 0, n * sizeof(uint32_t));
 	}
 	return ABYSS_OK;
@@ -103,35 +114,36 @@ void abyss_hole_free(struct abyss_hole *h)
 
 int abyss_hole_copy(struct abyss_hole *dst, const struct abyss_hole *src)
 {
-	struct abyss_hole tmp = *src;
+	int overflow;
+	size_t bytes = hole__bytes(src->n, src->nsteps, &overflow);
 	int rc;
 
 	if (dst == src)
 		return ABYSS_EINVAL;
 	abyss_hole_free(dst);
-	*dst = tmp;
-	dst->block_ = NULL;
 	rc = abyss_hole_alloc(dst, src->n, src->nsteps);
-	if (rc) {
-		abyss_hole_init(dst);
+	if (rc)
 		return rc;
+	/* same (n, nsteps) gives the same layout: copy the block whole */
+	if (bytes && dst->block_ && src->block_)
+		memcpy(dst->block_, src->block_, bytes);
+	{
+		/* identity fields: everything but the pointers */
+		void *block = dst->block_;
+		struct abyss_hole arrays = *dst;
+		*dst = *src;
+		dst->block_ = block;
+		dst->position_mm = arrays.position_mm;
+		dst->torque_a = arrays.torque_a;
+		dst->thrust_a = arrays.thrust_a;
+		dst->torque_empty_a = arrays.torque_empty_a;
+		dst->thrust_empty_a = arrays.thrust_empty_a;
+		dst->power_w = arrays.power_w;
+		dst->gap_mm = arrays.gap_mm;
+		dst->step = arrays.step;
+		dst->stop_code = arrays.stop_code;
+		dst->steps = arrays.steps;
 	}
-	if (src->n) {
-		size_t b = src->n * sizeof(double);
-		memcpy(dst->position_mm, src->position_mm, b);
-		memcpy(dst->torque_a, src->torque_a, b);
-		memcpy(dst->thrust_a, src->thrust_a, b);
-		memcpy(dst->torque_empty_a, src->torque_empty_a, b);
-		memcpy(dst->thrust_empty_a, src->thrust_empty_a, b);
-		memcpy(dst->power_w, src->power_w, b);
-		memcpy(dst->gap_mm, src->gap_mm, b);
-		memcpy(dst->step, src->step, src->n * sizeof(int32_t));
-		memcpy(dst->stop_code, src->stop_code,
-		       src->n * sizeof(uint32_t));
-	}
-	if (src->nsteps)
-		memcpy(dst->steps, src->steps,
-		       src->nsteps * sizeof(struct abyss_step_result));
 	return ABYSS_OK;
 }
 
@@ -174,30 +186,30 @@ long abyss_hole_first_of_step(const struct abyss_hole *h, int32_t step)
 }
 
 static const char *const stop__names[] = {
-	"TORQUE_MAX",	      /* 0x1 */
-	"TORQUE_LIMIT",	      /* 0x2 */
-	"THRUST_MAX",	      /* 0x4 */
-	"THRUST_LIMIT",	      /* 0x8 */
-	"THRUST_SAFETY",      /* 0x10 */
-	"TORQUE_SAFETY",      /* 0x20 */
-	"STROKE_LIMIT",	      /* 0x40 */
-	"STOP_BUTTON",	      /* 0x80 */
-	"STOP_CYCLE",	      /* 0x100 */
-	"TOOL_BREAK",	      /* 0x200 */
-	"ABORT",	      /* 0x400 */
-	"TORQUE_MIN",	      /* 0x800 */
-	"THRUST_MIN",	      /* 0x1000 */
-	"STROKE_MAX",	      /* 0x2000 */
-	"MATERIAL_TORQUE",    /* 0x4000 */
-	"MATERIAL_THRUST",    /* 0x8000 */
-	"MOTOR_SHORT_M1",     /* 0x10000 */
-	"MOTOR_SHORT_M2",     /* 0x20000 */
-	"POWER_MAX",	      /* 0x40000 */
-	"DELAY",	      /* 0x80000 */
-	"DRIVE_OVER_TEMP",    /* 0x100000 */
-	"TOOL_OVER_TEMP",     /* 0x200000 */
-	"DRIVE_OVERLOAD_1",   /* 0x400000 */
-	"DRIVE_OVERLOAD_2",   /* 0x800000 */
+    "TORQUE_MAX",	/* 0x1 */
+    "TORQUE_LIMIT",	/* 0x2 */
+    "THRUST_MAX",	/* 0x4 */
+    "THRUST_LIMIT",	/* 0x8 */
+    "THRUST_SAFETY",	/* 0x10 */
+    "TORQUE_SAFETY",	/* 0x20 */
+    "STROKE_LIMIT",	/* 0x40 */
+    "STOP_BUTTON",	/* 0x80 */
+    "STOP_CYCLE",	/* 0x100 */
+    "TOOL_BREAK",	/* 0x200 */
+    "ABORT",		/* 0x400 */
+    "TORQUE_MIN",	/* 0x800 */
+    "THRUST_MIN",	/* 0x1000 */
+    "STROKE_MAX",	/* 0x2000 */
+    "MATERIAL_TORQUE",	/* 0x4000 */
+    "MATERIAL_THRUST",	/* 0x8000 */
+    "MOTOR_SHORT_M1",	/* 0x10000 */
+    "MOTOR_SHORT_M2",	/* 0x20000 */
+    "POWER_MAX",	/* 0x40000 */
+    "DELAY",		/* 0x80000 */
+    "DRIVE_OVER_TEMP",	/* 0x100000 */
+    "TOOL_OVER_TEMP",	/* 0x200000 */
+    "DRIVE_OVERLOAD_1", /* 0x400000 */
+    "DRIVE_OVERLOAD_2", /* 0x800000 */
 };
 
 const char *abyss_stop_code_name(uint32_t bit)

@@ -79,8 +79,8 @@ static void test_hole_stop_code_names(void **state)
 	assert_string_equal(abyss_stop_code_format(0, buf, sizeof(buf)),
 			    "NONE");
 	assert_string_equal(
-		abyss_stop_code_format(0x80000000u, buf, sizeof(buf)),
-		"0x80000000");
+	    abyss_stop_code_format(0x80000000u, buf, sizeof(buf)),
+	    "0x80000000");
 }
 
 static void test_error_strings_and_diag(void **state)
@@ -142,13 +142,13 @@ static void test_scratch_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hole_alloc_sets_nan_and_zero),
-		cmocka_unit_test(test_hole_alloc_rejects_overflow),
-		cmocka_unit_test(test_hole_copy_and_steps),
-		cmocka_unit_test(test_hole_stop_code_names),
-		cmocka_unit_test(test_error_strings_and_diag),
-		cmocka_unit_test(test_estimate_depths_and_method_names),
-		cmocka_unit_test(test_scratch_limit),
+	    cmocka_unit_test(test_hole_alloc_sets_nan_and_zero),
+	    cmocka_unit_test(test_hole_alloc_rejects_overflow),
+	    cmocka_unit_test(test_hole_copy_and_steps),
+	    cmocka_unit_test(test_hole_stop_code_names),
+	    cmocka_unit_test(test_error_strings_and_diag),
+	    cmocka_unit_test(test_estimate_depths_and_method_names),
+	    cmocka_unit_test(test_scratch_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,8 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *root_path(const char *env, const char *def,
-			     const char *rel)
+static const char *root_path(const char *env, const char *def, const char *rel)
 {
 	static char buf[4096];
 	const char *root = getenv(env);

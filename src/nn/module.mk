@@ -1,0 +1,1 @@
+# src/nn: -O2 default; no fast-math (parity needs IEEE order).
