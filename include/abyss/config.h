@@ -20,6 +20,7 @@
 #include "abyss/correlator.h"
 #include "abyss/depth.h"
 #include "abyss/error.h"
+#include "abyss/message.h"
 #include "abyss/spool.h"
 
 #ifdef __cplusplus
@@ -56,18 +57,19 @@ struct abyss_config_listener {
 	int64_t max_buffer_size;	       /* 10000 */
 };
 
+/* Same bound as struct abyss_data_ids, so a loaded file always converts. */
 struct abyss_config_data_ids {
-	char machine_id[ABYSS_CONFIG_KEY_MAX];
-	char head_id[ABYSS_CONFIG_KEY_MAX];
-	char result_id[ABYSS_CONFIG_KEY_MAX];
-	char trace_result_id[ABYSS_CONFIG_KEY_MAX];
-	char position[ABYSS_CONFIG_KEY_MAX];
-	char thrust[ABYSS_CONFIG_KEY_MAX];
-	char torque[ABYSS_CONFIG_KEY_MAX];
-	char step[ABYSS_CONFIG_KEY_MAX];
-	char torque_empty_vals[ABYSS_CONFIG_KEY_MAX];
-	char thrust_empty_vals[ABYSS_CONFIG_KEY_MAX];
-	char step_vals[ABYSS_CONFIG_KEY_MAX];
+	char machine_id[ABYSS_DATA_ID_MAX];
+	char head_id[ABYSS_DATA_ID_MAX];
+	char result_id[ABYSS_DATA_ID_MAX];
+	char trace_result_id[ABYSS_DATA_ID_MAX];
+	char position[ABYSS_DATA_ID_MAX];
+	char thrust[ABYSS_DATA_ID_MAX];
+	char torque[ABYSS_DATA_ID_MAX];
+	char step[ABYSS_DATA_ID_MAX];
+	char torque_empty_vals[ABYSS_DATA_ID_MAX];
+	char thrust_empty_vals[ABYSS_DATA_ID_MAX];
+	char step_vals[ABYSS_DATA_ID_MAX];
 };
 
 struct abyss_config_estimation {
@@ -258,6 +260,20 @@ void abyss_config_to_spool(const struct abyss_config *cfg,
  * result, trace or heads suffix. Returns the length or ABYSS_ETOOBIG. */
 int abyss_config_topic_pattern(const struct abyss_config *cfg,
 			       const char *suffix, char *buf, size_t n);
+
+/* The payload-key substrings for abyss_hole_from_msgs. */
+void abyss_config_data_ids(const struct abyss_config *cfg,
+			   struct abyss_data_ids *out);
+
+/* The topic layout for abyss_msg_parse; the strings are borrowed from cfg
+ * (valid while cfg is). heads is NULL when no Heads suffix is configured. */
+struct abyss_topics abyss_config_topics(const struct abyss_config *cfg);
+
+/* Message limits for abyss_msg_parse: max_payload_bytes from
+ * abyss.limits.max_message_bytes, topics as abyss_config_topics (so the
+ * result borrows from cfg and from *topics, which the caller provides). */
+struct abyss_msg_limits abyss_config_msg_limits(const struct abyss_config *cfg,
+						struct abyss_topics *topics);
 
 /* 1 when both username and password are non-empty (the original's rule). */
 int abyss_config_has_auth(const struct abyss_config *cfg);

@@ -32,7 +32,8 @@
 #include <stdint.h>
 
 #include "abyss/error.h"
-#include "abyss/hole.h" /* ABYSS_ID_MAX */
+#include "abyss/hole.h"	   /* ABYSS_ID_MAX */
+#include "abyss/message.h" /* struct abyss_msg */
 
 #ifdef __cplusplus
 extern "C" {
@@ -170,6 +171,20 @@ uint32_t abyss_corr_shard_of(const char *tool_key, uint32_t count);
 
 /* 1 when this correlator's shard handles tool_key, else 0. */
 int abyss_corr_owns(const struct abyss_corr *c, const char *tool_key);
+
+/* Wraps a decoded MQTT message (abyss_msg_parse) for abyss_corr_push:
+ * kind and tool key from the topic, ts_ms from its SourceTimestamp, doc =
+ * the whole document (duplicates compare whole messages, as the original
+ * did), payload = msg with abyss_msg_free as free_fn, and size = size_bytes
+ * (pass the MQTT payload length). On success ownership of msg passes to
+ * out. Returns 0, or ABYSS_EINVAL (an unknown kind, no tool key, a
+ * non-finite time) leaving msg with the caller. */
+int abyss_corr_msg_from_msg(struct abyss_msg *msg, size_t size_bytes,
+			    struct abyss_corr_msg *out);
+
+/* The abyss_msg inside a correlator message made by abyss_corr_msg_from_msg
+ * (borrowed), or NULL when it was made otherwise. */
+const struct abyss_msg *abyss_corr_msg_get(const struct abyss_corr_msg *m);
 
 /* Frees a message's payload with its free_fn and clears the pointer. */
 void abyss_corr_msg_release(struct abyss_corr_msg *m);

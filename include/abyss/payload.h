@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "abyss/error.h"
+#include "abyss/hole.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,6 +41,11 @@ struct abyss_payload_ids {
 	const char *result_id;	/* ResultId */
 	const char *head_id;	/* HeadId or NULL */
 };
+
+/* The identity fields of a hole (borrowed from h): its timestamp, machine
+ * and result ids, and head_id, NULL (JSON null) when h has none. */
+struct abyss_payload_ids
+abyss_payload_ids_from_hole(const struct abyss_hole *h);
 
 /* The original's AlgoVersion (its package version). We publish this, not
  * our own version, so consumers that check it see no difference. */

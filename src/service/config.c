@@ -1241,6 +1241,49 @@ int abyss_config_topic_pattern(const struct abyss_config *cfg,
 	return k;
 }
 
+void abyss_config_data_ids(const struct abyss_config *cfg,
+			   struct abyss_data_ids *out)
+{
+	const struct abyss_config_data_ids *in = &cfg->mqtt.data_ids;
+
+	/* both sides are ABYSS_DATA_ID_MAX arrays: plain copies */
+	memset(out, 0, sizeof(*out));
+	memcpy(out->machine_id, in->machine_id, sizeof(out->machine_id));
+	memcpy(out->head_id, in->head_id, sizeof(out->head_id));
+	memcpy(out->result_id, in->result_id, sizeof(out->result_id));
+	memcpy(out->position, in->position, sizeof(out->position));
+	memcpy(out->thrust, in->thrust, sizeof(out->thrust));
+	memcpy(out->torque, in->torque, sizeof(out->torque));
+	memcpy(out->step, in->step, sizeof(out->step));
+	memcpy(out->torque_empty_vals, in->torque_empty_vals,
+	       sizeof(out->torque_empty_vals));
+	memcpy(out->thrust_empty_vals, in->thrust_empty_vals,
+	       sizeof(out->thrust_empty_vals));
+	memcpy(out->step_vals, in->step_vals, sizeof(out->step_vals));
+}
+
+struct abyss_topics abyss_config_topics(const struct abyss_config *cfg)
+{
+	struct abyss_topics t;
+
+	t.root = cfg->mqtt.listener.root;
+	t.result = cfg->mqtt.listener.result;
+	t.trace = cfg->mqtt.listener.trace;
+	t.heads = cfg->mqtt.listener.heads[0] ? cfg->mqtt.listener.heads : NULL;
+	return t;
+}
+
+struct abyss_msg_limits abyss_config_msg_limits(const struct abyss_config *cfg,
+						struct abyss_topics *topics)
+{
+	struct abyss_msg_limits lim = abyss_msg_limits_default();
+
+	*topics = abyss_config_topics(cfg);
+	lim.max_payload_bytes = (size_t)cfg->abyss.limits.max_message_bytes;
+	lim.topics = topics;
+	return lim;
+}
+
 int abyss_config_has_auth(const struct abyss_config *cfg)
 {
 	return cfg->mqtt.broker.username[0] && cfg->mqtt.broker.password[0];

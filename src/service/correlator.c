@@ -130,6 +130,51 @@ void abyss_corr_msg_release(struct abyss_corr_msg *m)
 	}
 }
 
+static void free_abyss_msg(void *p)
+{
+	abyss_msg_free(p);
+}
+
+int abyss_corr_msg_from_msg(struct abyss_msg *msg, size_t size_bytes,
+			    struct abyss_corr_msg *out)
+{
+	size_t klen;
+
+	if (!msg || !out || !isfinite(msg->timestamp_s) ||
+	    fabs(msg->timestamp_s) > 9.2e15)
+		return ABYSS_EINVAL;
+	klen = strnlen(msg->tool_key, sizeof(msg->tool_key));
+	if (klen == 0 || klen >= sizeof(out->tool_key))
+		return ABYSS_EINVAL;
+	memset(out, 0, sizeof(*out));
+	switch (msg->kind) {
+	case ABYSS_MSG_RESULT:
+		out->kind = ABYSS_CORR_RESULT;
+		break;
+	case ABYSS_MSG_TRACE:
+		out->kind = ABYSS_CORR_TRACE;
+		break;
+	case ABYSS_MSG_HEADS:
+		out->kind = ABYSS_CORR_HEADS;
+		break;
+	default:
+		return ABYSS_EINVAL;
+	}
+	memcpy(out->tool_key, msg->tool_key, klen + 1);
+	/* payload times carry milliseconds at most in practice */
+	out->ts_ms = (int64_t)llround(msg->timestamp_s * 1000.0);
+	out->size = size_bytes;
+	out->doc = msg->root;
+	out->payload = msg;
+	out->free_fn = free_abyss_msg;
+	return 0;
+}
+
+const struct abyss_msg *abyss_corr_msg_get(const struct abyss_corr_msg *m)
+{
+	return m && m->free_fn == free_abyss_msg ? m->payload : NULL;
+}
+
 static int json_eq(const json_t *a, const json_t *b, int depth)
 {
 	if (depth > 256)

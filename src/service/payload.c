@@ -262,6 +262,17 @@ int abyss_payload_fmt_time(char *buf, size_t n, double timestamp_s)
 
 /* ---- payloads ----------------------------------------------------------- */
 
+struct abyss_payload_ids abyss_payload_ids_from_hole(const struct abyss_hole *h)
+{
+	struct abyss_payload_ids ids;
+
+	ids.timestamp_s = h->timestamp_s;
+	ids.machine_id = h->machine_id;
+	ids.result_id = h->result_id;
+	ids.head_id = h->head_id[0] ? h->head_id : NULL;
+	return ids;
+}
+
 enum abyss_payload_status abyss_payload_decide(const char *error_message,
 					       const double *keypoints)
 {

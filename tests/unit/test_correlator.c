@@ -4,9 +4,13 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "abyss/correlator.h"
+#include "abyss/hole.h"
+#include "abyss/message.h"
+#include "abyss/payload.h"
 
 #define T0 1733339682000LL /* a payload time in 2024 (ms) */
 
@@ -581,6 +585,137 @@ static void test_correlator_json_deep_equal(void **state)
 	json_decref(f);
 }
 
+/* ---- real messages (test_data) ---------------------------------------- */
+
+struct real_rec {
+	int groups;
+	int heads;
+	struct abyss_hole hole;
+	int hole_rc;
+	char payload[1024];
+};
+
+static void on_real_match(void *ud, struct abyss_corr_group *g)
+{
+	struct real_rec *r = ud;
+	const struct abyss_msg *heads =
+	    g->has_heads ? abyss_corr_msg_get(&g->heads) : NULL;
+	struct abyss_payload_ids ids;
+	const double kp[3] = {1.0, 2.5, 14.0};
+
+	r->groups++;
+	r->heads += g->has_heads;
+	r->hole_rc = abyss_hole_from_msgs(abyss_corr_msg_get(&g->result),
+					  abyss_corr_msg_get(&g->trace), heads,
+					  NULL, &r->hole, NULL);
+	if (r->hole_rc == 0) {
+		ids = abyss_payload_ids_from_hole(&r->hole);
+		abyss_payload_format(
+		    r->payload, sizeof(r->payload), ABYSS_PAYLOAD_KEYPOINTS,
+		    ABYSS_PAYLOAD_SUCCESS, &ids, kp, NULL, NULL);
+	}
+	abyss_corr_msg_release(&g->result);
+	abyss_corr_msg_release(&g->trace);
+	if (g->has_heads)
+		abyss_corr_msg_release(&g->heads);
+}
+
+/* Parses a test_data file as if it arrived on root/TB/tool/suffix and
+ * pushes it. */
+static int push_file(struct abyss_corr *c, const char *rel, const char *suffix,
+		     int64_t now_ms)
+{
+	const char *path = data_path(rel);
+	struct abyss_corr_msg cm;
+	struct abyss_msg *m = NULL;
+	char topic[128];
+	size_t len;
+	char *buf;
+	int rc;
+
+	if (!path)
+		return 1;
+	buf = read_file(path, &len);
+	assert_non_null(buf);
+	snprintf(topic, sizeof(topic), "OPCPUBSUB/ILLL502033771/setitectest/%s",
+		 suffix);
+	rc = abyss_msg_parse(topic, buf, len, NULL, &m, NULL);
+	free(buf);
+	assert_int_equal(rc, 0);
+	assert_int_equal(abyss_corr_msg_from_msg(m, len, &cm), 0);
+	assert_int_equal(cm.size, len);
+	assert_string_equal(cm.tool_key, "ILLL502033771/setitectest");
+	return abyss_corr_push(c, &cm, now_ms);
+}
+
+static void test_correlator_real_messages_make_a_hole(void **state)
+{
+	struct abyss_corr_config cfg;
+	struct abyss_corr_stats st;
+	struct real_rec r;
+	struct abyss_corr *c = NULL;
+
+	(void)state;
+	REQUIRE_DATA(data_path("abyss/src/abyss/test_data/data0/Result.json"));
+	memset(&r, 0, sizeof(r));
+	abyss_hole_init(&r.hole);
+	abyss_corr_config_default(&cfg);
+	assert_int_equal(abyss_corr_new(&cfg, on_real_match, NULL, &r, &c), 0);
+	/* the Result re-sent is a duplicate of the whole document */
+	assert_int_equal(
+	    push_file(c, "abyss/src/abyss/test_data/data0/Result.json",
+		      "ResultManagement", 0),
+	    0);
+	assert_int_equal(
+	    push_file(c, "abyss/src/abyss/test_data/data0/Result.json",
+		      "ResultManagement", 10),
+	    0);
+	abyss_corr_get_stats(c, &st);
+	assert_int_equal(st.dropped[ABYSS_DROP_DUPLICATE], 1);
+	assert_int_equal(push_file(c,
+				   "abyss/src/abyss/test_data/data0/Trace.json",
+				   "ResultManagement/Trace", 20),
+			 0);
+	assert_int_equal(r.groups, 1);
+	assert_int_equal(r.hole_rc, 0);
+	assert_int_equal(r.hole.n, 492);
+	assert_string_equal(r.hole.machine_id, "23120040");
+	assert_string_equal(r.hole.result_id, "2409");
+	assert_string_equal(r.payload,
+			    "{\"SourceTimestamp\": \"2024-12-11T08:24:49Z\", "
+			    "\"MachineId\": \"23120040\", \"ResultId\": "
+			    "\"2409\", \"HeadId\": null, \"Value\": [1.0, "
+			    "2.5, 14.0], \"AlgoVersion\": \"0.2.6\"}");
+	abyss_corr_get_stats(c, &st);
+	assert_int_equal(st.pending_messages, 0);
+	abyss_corr_free(c);
+	abyss_hole_free(&r.hole);
+
+	/* with Heads: the 2025-03 folder, Heads arriving last */
+	REQUIRE_DATA(
+	    data_path("abyss/src/abyss/test_data/data_20250326/Heads.json"));
+	memset(&r, 0, sizeof(r));
+	abyss_hole_init(&r.hole);
+	cfg.heads_enabled = 1;
+	assert_int_equal(abyss_corr_new(&cfg, on_real_match, NULL, &r, &c), 0);
+	push_file(c, "abyss/src/abyss/test_data/data_20250326/Trace.json",
+		  "ResultManagement/Trace", 0);
+	push_file(
+	    c, "abyss/src/abyss/test_data/data_20250326/ResultManagement.json",
+	    "ResultManagement", 5);
+	assert_int_equal(r.groups, 0); /* waiting for Heads */
+	push_file(c, "abyss/src/abyss/test_data/data_20250326/Heads.json",
+		  "AssetManagement/Heads", 900);
+	assert_int_equal(r.groups, 1);
+	assert_int_equal(r.heads, 1);
+	assert_int_equal(r.hole_rc, 0);
+	assert_int_equal(r.hole.n, 9769);
+	assert_string_equal(r.hole.head_id, "E00401009F45BACA");
+	assert_non_null(strstr(r.payload, "\"HeadId\": \"E00401009F45BACA\""));
+	abyss_corr_free(c);
+	abyss_hole_free(&r.hole);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +730,7 @@ int main(void)
 	    cmocka_unit_test(test_correlator_shard_split_covers_every_key_once),
 	    cmocka_unit_test(test_correlator_100k_messages_within_limits),
 	    cmocka_unit_test(test_correlator_json_deep_equal),
+	    cmocka_unit_test(test_correlator_real_messages_make_a_hole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
