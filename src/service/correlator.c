@@ -767,6 +767,12 @@ int abyss_corr_push(struct abyss_corr *c, const struct abyss_corr_msg *m,
 			msg.arrival_ms = old.arrival_ms;
 			dup->m = msg;
 			drop_msg(c, &old, ABYSS_DROP_DUPLICATE);
+			/* a larger replacement may pass the byte limit: trim
+			 * (possibly this very message, if it is the oldest) */
+			if (c->st.pending_bytes > c->cfg.max_pending_bytes)
+				make_room(c, 0, 0);
+			if (c->st.pending_bytes > c->st.high_water_bytes)
+				c->st.high_water_bytes = c->st.pending_bytes;
 			return 0;
 		}
 		if (dup) {

@@ -447,6 +447,24 @@ static void test_correlator_limits_and_drop_counters(void **state)
 	assert_int_equal(abyss_corr_reconfigure(c, &cfg), ABYSS_EINVAL);
 	abyss_corr_free(c);
 
+	/* a larger replacement under `replace` still respects the bytes */
+	abyss_corr_config_default(&cfg);
+	cfg.duplicate_handling = ABYSS_DUP_REPLACE;
+	cfg.max_pending_bytes = 240;
+	c = new_corr(&cfg, &r);
+	push(c, ABYSS_CORR_RESULT, "K/1", T0, 1, 0);
+	push(c, ABYSS_CORR_RESULT, "K/2", T0, 2, 1);
+	m = mk(ABYSS_CORR_RESULT, "K/2", T0, 2);
+	m.size = 150;
+	assert_int_equal(abyss_corr_push(c, &m, 2), 0);
+	abyss_corr_get_stats(c, &st);
+	assert_int_equal(st.pending_bytes, 150);
+	assert_int_equal(st.pending_messages, 1);
+	assert_true(st.high_water_bytes <= 240);
+	assert_int_equal(r.drops[ABYSS_DROP_CAPACITY], 1);
+	assert_int_equal(r.drops[ABYSS_DROP_DUPLICATE], 1);
+	abyss_corr_free(c);
+
 	abyss_corr_config_default(&cfg);
 	cfg.shard_index = 1;
 	assert_int_equal(abyss_corr_new(&cfg, on_match, NULL, NULL, &c),
