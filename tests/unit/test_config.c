@@ -470,6 +470,29 @@ static void test_config_derived_settings(void **state)
 	abyss_config_free(c);
 }
 
+static void test_config_reads_nothing_past_the_buffer(void **state)
+{
+	/* the YAML ends exactly at a PROT_NONE page, without a NUL */
+	static const char *const inputs[] = {minimal, full, "mqtt:\n  broker",
+					     "a: [\n", "mqtt: {x: \"${A"};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		size_t len = strlen(inputs[i]);
+		char *g = guard_alloc(inputs[i], len);
+		struct abyss_config *c = NULL;
+		struct abyss_diag d;
+		int rc;
+		assert_non_null(g);
+		abyss_diag_init(&d);
+		rc = abyss_config_load_buffer(g, len, NULL, &c, &d, NULL);
+		assert_int_equal(rc == 0, i < 2);
+		abyss_config_free(c);
+		guard_free(g, len);
+	}
+}
+
 static void test_config_file_errors(void **state)
 {
 	struct abyss_config *c = NULL;
@@ -507,6 +530,7 @@ int main(void)
 	    cmocka_unit_test(test_config_env_secrets),
 	    cmocka_unit_test(test_config_every_key_loads_and_compare),
 	    cmocka_unit_test(test_config_derived_settings),
+	    cmocka_unit_test(test_config_reads_nothing_past_the_buffer),
 	    cmocka_unit_test(test_config_file_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
