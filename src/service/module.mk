@@ -7,3 +7,4 @@ $(BUILD)/fuzz/replay_config: LDLIBS += -lcyaml -lyaml
 $(BUILD)/fuzz/replay_config: LDLIBS += -lsqlite3
 $(BUILD)/fuzz/replay_config: src/service/config.c src/service/correlator.c \
 	src/service/spool.c
+$(BUILD)/fuzz/replay_correlator: src/service/correlator.c
