@@ -852,7 +852,8 @@ static int place(struct abyss_corr *c, struct corr_key *k, struct corr_node *n)
 		}
 		make_room(c, 1, n->m.size);
 		if (c->st.pending_messages + 1 > c->cfg.max_pending_messages ||
-		    c->st.pending_bytes + n->m.size > c->cfg.max_pending_bytes) {
+		    c->st.pending_bytes + n->m.size >
+			c->cfg.max_pending_bytes) {
 			/* the pair alone is over the limits: it cannot wait
 			 * for Heads, but it is still a match */
 			c->st.pending_messages++;
