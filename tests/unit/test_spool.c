@@ -181,6 +181,21 @@ static void test_spool_reopen_without_ack_is_pending(void **state)
 	/* an old mid acknowledges nothing in the new session */
 	assert_int_equal(abyss_spool_ack(sp, 1), ABYSS_ENOTFOUND);
 	abyss_spool_close(sp);
+
+	/* the file is in WAL mode (recorded in its header) */
+	{
+		sqlite3 *db;
+		sqlite3_stmt *q;
+		assert_int_equal(sqlite3_open(t->path, &db), SQLITE_OK);
+		assert_int_equal(
+		    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL),
+		    SQLITE_OK);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(q, 0),
+				    "wal");
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+	}
 }
 
 static void test_spool_survives_killed_process(void **state)
