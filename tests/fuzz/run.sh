@@ -5,7 +5,7 @@
 set -eu
 secs=${1:-20}
 mkdir -p build-fuzz
-srcs=$(ls src/common/*.c src/setitec/*.c src/hole/*.c src/depth/*.c src/sim/*.c 2>/dev/null)
+srcs=$(ls src/common/*.c src/setitec/*.c src/hole/*.c src/depth/*.c src/sim/*.c src/nn/*.c 2>/dev/null || true)
 for f in tests/fuzz/fuzz_*.c; do
 	t=$(basename "$f" .c)
 	t=${t#fuzz_}
