@@ -149,15 +149,21 @@ struct abyss_config_tls {
 	char ca[ABYSS_CONFIG_PATH_MAX];
 	char cert[ABYSS_CONFIG_PATH_MAX];
 	char key[ABYSS_CONFIG_PATH_MAX];
+	int insecure; /* skip the host name check (tests only); 0 */
 };
 
 struct abyss_config_client {
-	char client_id[ABYSS_CONFIG_NAME_MAX]; /* "" = abyss-<host>-<pid> */
+	char client_id[ABYSS_CONFIG_NAME_MAX]; /* "" = abyss-<host>-<shard> */
 	int protocol;			       /* 311 or 5; 311 */
-	int64_t qos;			       /* 0..2; 1 */
-	int clean_session;		       /* 1 */
+	int64_t subscribe_qos;		       /* 0..2; 1 */
+	int64_t publish_qos;		       /* 0..2; 1 */
+	int clean_session;		       /* 0: persistent session */
+	double session_expiry;		       /* s, MQTT 5; 86400 */
 	double reconnect_min;		       /* s, 1 */
 	double reconnect_max;		       /* s, 60 */
+	double connect_timeout;		       /* s, 10 */
+	int64_t max_inflight;		       /* 20 */
+	int64_t max_outstanding;	       /* 1000 */
 };
 
 struct abyss_config_shard {

@@ -59,6 +59,7 @@ static const cyaml_strval_t level_strings[] = {
 };
 static const cyaml_strval_t protocol_strings[] = {
     {"3.1.1", 311},
+    {"311", 311},
     {"5", 5},
     {"5.0", 5},
 };
@@ -182,7 +183,7 @@ static const struct desc descs[] = {
     I("abyss.limits.max_pending_bytes", abyss.limits.max_pending_bytes, F_HOT,
       536870912, 1024, 1099511627776.0),
     I("abyss.limits.max_message_bytes", abyss.limits.max_message_bytes, F_HOT,
-      67108864, 1024, 1099511627776.0),
+      67108864, 1024, 268435455),
     I("abyss.limits.memory_cap_mb", abyss.limits.memory_cap_mb, F_HOT, 0, 0,
       1048576),
     S("abyss.spool.path", abyss.spool.path, F_NONEMPTY, "abyss-spool.db"),
@@ -199,14 +200,23 @@ static const struct desc descs[] = {
     S("abyss.tls.ca", abyss.tls.ca, 0, ""),
     S("abyss.tls.cert", abyss.tls.cert, 0, ""),
     S("abyss.tls.key", abyss.tls.key, 0, ""),
+    B("abyss.tls.insecure", abyss.tls.insecure, 0, 0),
     S("abyss.mqtt.client_id", abyss.mqtt.client_id, F_NOWILD, ""),
     E("abyss.mqtt.protocol", abyss.mqtt.protocol, 0, 311, protocol_strings),
-    I("abyss.mqtt.qos", abyss.mqtt.qos, 0, 1, 0, 2),
-    B("abyss.mqtt.clean_session", abyss.mqtt.clean_session, 0, 1),
+    I("abyss.mqtt.subscribe_qos", abyss.mqtt.subscribe_qos, 0, 1, 0, 2),
+    I("abyss.mqtt.publish_qos", abyss.mqtt.publish_qos, F_HOT, 1, 0, 2),
+    B("abyss.mqtt.clean_session", abyss.mqtt.clean_session, 0, 0),
+    D("abyss.mqtt.session_expiry", abyss.mqtt.session_expiry, 0, 86400.0, 0,
+      4294967295.0),
     D("abyss.mqtt.reconnect_min", abyss.mqtt.reconnect_min, F_POSITIVE, 1.0, 0,
       3600),
     D("abyss.mqtt.reconnect_max", abyss.mqtt.reconnect_max, F_POSITIVE, 60.0, 0,
       86400),
+    D("abyss.mqtt.connect_timeout", abyss.mqtt.connect_timeout, F_POSITIVE,
+      10.0, 0, 3600),
+    I("abyss.mqtt.max_inflight", abyss.mqtt.max_inflight, 0, 20, 1, 65535),
+    I("abyss.mqtt.max_outstanding", abyss.mqtt.max_outstanding, 0, 1000, 1,
+      30000),
     I("abyss.shard.index", abyss.shard.index, 0, 0, 0, 1023),
     I("abyss.shard.count", abyss.shard.count, 0, 1, 1, 1024),
 };
@@ -354,16 +364,23 @@ static const cyaml_schema_field_t logging_f[] = {
 static const cyaml_schema_field_t tls_f[] = {
     STR("ca", struct abyss_config_tls, ca),
     STR("cert", struct abyss_config_tls, cert),
-    STR("key", struct abyss_config_tls, key), CYAML_FIELD_END};
+    STR("key", struct abyss_config_tls, key),
+    CYAML_FIELD_BOOL("insecure", OPT, struct abyss_config_tls, insecure),
+    CYAML_FIELD_END};
 
 static const cyaml_schema_field_t client_f[] = {
     STR("client_id", struct abyss_config_client, client_id),
     ENM("protocol", struct abyss_config_client, protocol, protocol_strings, 0),
-    INT("qos", struct abyss_config_client, qos),
+    INT("subscribe_qos", struct abyss_config_client, subscribe_qos),
+    INT("publish_qos", struct abyss_config_client, publish_qos),
     CYAML_FIELD_BOOL("clean_session", OPT, struct abyss_config_client,
 		     clean_session),
+    DBL("session_expiry", struct abyss_config_client, session_expiry),
     DBL("reconnect_min", struct abyss_config_client, reconnect_min),
     DBL("reconnect_max", struct abyss_config_client, reconnect_max),
+    DBL("connect_timeout", struct abyss_config_client, connect_timeout),
+    INT("max_inflight", struct abyss_config_client, max_inflight),
+    INT("max_outstanding", struct abyss_config_client, max_outstanding),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t shard_f[] = {
@@ -968,11 +985,12 @@ static int cross_check(struct abyss_config *cfg, const struct keymap *km,
 			    "(\"\" turns HTTP off)",
 			    cfg->abyss.http.listen);
 	}
-	if (!cfg->abyss.mqtt.clean_session && !cfg->abyss.mqtt.client_id[0])
-		warn(w, "abyss.mqtt.clean_session",
-		     AT("abyss.mqtt.clean_session"),
-		     "a persistent session needs a fixed abyss.mqtt.client_id; "
-		     "a generated one changes at each start");
+	if ((cfg->abyss.tls.insecure || cfg->abyss.tls.cert[0]) &&
+	    !cfg->abyss.tls.ca[0])
+		return abyss_diag_set(diag, ABYSS_ECONFIG, AT("abyss.tls"),
+				      "abyss.tls.ca: required when tls.cert or "
+				      "tls.insecure is set (TLS is on only "
+				      "with a CA)");
 	if (strcmp(cfg->mqtt.listener.toolboxid, "+") != 0 ||
 	    strcmp(cfg->mqtt.listener.toolid, "+") != 0)
 		warn(w, "mqtt.listener.toolboxid",

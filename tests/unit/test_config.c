@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "abyss/config.h"
+#include "service/config_mq.h"
 
 #define CONF_DIR "abyss/src/abyss/run/config/"
 
@@ -115,8 +116,10 @@ static void test_config_defaults_and_missing_estimation(void **state)
 	assert_string_equal(c->mqtt.data_ids.torque, def.mqtt.data_ids.torque);
 	assert_int_equal(c->abyss.logging.level, ABYSS_LOG_INFO);
 	assert_int_equal(c->abyss.logging.format, ABYSS_LOG_LOGFMT);
-	assert_int_equal(c->abyss.mqtt.qos, 1);
-	assert_int_equal(c->abyss.mqtt.clean_session, 1);
+	assert_int_equal(c->abyss.mqtt.subscribe_qos, 1);
+	assert_int_equal(c->abyss.mqtt.publish_qos, 1);
+	assert_int_equal(c->abyss.mqtt.clean_session, 0);
+	assert_int_equal(c->abyss.mqtt.max_outstanding, 1000);
 	assert_int_equal(c->abyss.limits.max_pending_messages, 10000);
 	assert_string_equal(c->abyss.spool.path, "abyss-spool.db");
 	assert_true(c->abyss.correlator.max_age == 300.0);
@@ -199,8 +202,12 @@ static void test_config_errors_name_key_and_line(void **state)
 	    {BASE "abyss:\n  mqtt:\n    reconnect_min: 10\n"
 		  "    reconnect_max: 5\n",
 	     ABYSS_ECONFIG, 6, "reconnect_min: 10 s is above"},
-	    {BASE "abyss:\n  mqtt: {qos: 3}\n", ABYSS_ECONFIG, 5,
-	     "abyss.mqtt.qos: 3 is out of range"},
+	    {BASE "abyss:\n  mqtt: {subscribe_qos: 3}\n", ABYSS_ECONFIG, 5,
+	     "abyss.mqtt.subscribe_qos: 3 is out of range"},
+	    {BASE "abyss:\n  tls: {insecure: true}\n", ABYSS_ECONFIG, 5,
+	     "abyss.tls.ca: required"},
+	    {BASE "abyss:\n  mqtt: {max_outstanding: 30001}\n", ABYSS_ECONFIG,
+	     5, "from 1 to 30000"},
 	    {BASE "abyss:\n  mqtt: {clean_session: maybe}\n", ABYSS_ECONFIG, 5,
 	     "abyss.mqtt.clean_session"},
 	    {BASE "abyss:\n  correlator: {max_age: 0}\n", ABYSS_ECONFIG, 5,
@@ -374,10 +381,11 @@ static const char full[] =
     "          max_entries: 1000, max_mb: 16}\n"
     "  http: {listen: \"[::1]:9000\"}\n"
     "  logging: {format: json, level: WARNING}\n"
-    "  tls: {ca: ca.pem, cert: c.pem, key: k.pem}\n"
-    "  mqtt: {client_id: abyss-1, protocol: \"5\", qos: 2,\n"
-    "         clean_session: false, reconnect_min: 2,\n"
-    "         reconnect_max: 30}\n"
+    "  tls: {ca: ca.pem, cert: c.pem, key: k.pem, insecure: yes}\n"
+    "  mqtt: {client_id: abyss-1, protocol: \"5\", subscribe_qos: 2,\n"
+    "         publish_qos: 0, clean_session: true, session_expiry: 60,\n"
+    "         reconnect_min: 2, reconnect_max: 30, connect_timeout: 3,\n"
+    "         max_inflight: 5, max_outstanding: 50}\n"
     "  shard: {index: 1, count: 3}\n";
 
 static void test_config_every_key_loads_and_compare(void **state)
@@ -399,7 +407,8 @@ static void test_config_every_key_loads_and_compare(void **state)
 	assert_string_equal(w.w[0].key, "mqtt.listener.toolboxid");
 	assert_int_equal(b->abyss.logging.level, ABYSS_LOG_WARNING);
 	assert_int_equal(b->abyss.mqtt.protocol, 5);
-	assert_int_equal(b->abyss.mqtt.clean_session, 0);
+	assert_int_equal(b->abyss.mqtt.clean_session, 1);
+	assert_int_equal(b->abyss.tls.insecure, 1);
 	assert_int_equal(b->abyss.estimator.method, ABYSS_METHOD_ML);
 	assert_true(b->abyss.correlator.heads_grace == 0.5);
 	assert_string_equal(b->mqtt.data_ids.step_vals, "a11");
@@ -493,6 +502,53 @@ static void test_config_reads_nothing_past_the_buffer(void **state)
 	}
 }
 
+static void test_config_mq_options(void **state)
+{
+	struct abyss_config_warnings w;
+	struct abyss_config *c;
+	struct abyss_diag d;
+	struct mq_opts o;
+	struct mq *m = NULL;
+	char id[64], eb[256];
+	int rc;
+
+	(void)state;
+	c = load(full, &d, &w, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(config__mq_opts(c, "line4", id, sizeof(id), &o), 0);
+	assert_string_equal(o.host, "h2");
+	assert_int_equal(o.port, 8883);
+	assert_string_equal(o.client_id, "abyss-1");
+	assert_int_equal(o.protocol, MQ_PROTOCOL_5);
+	assert_int_equal(o.qos, 2);
+	assert_true(o.clean_session);
+	assert_true(o.tls_insecure);
+	assert_string_equal(o.tls_ca, "ca.pem");
+	assert_int_equal(o.session_expiry_s, 60);
+	assert_int_equal(o.reconnect_min_ms, 2000);
+	assert_int_equal(o.reconnect_max_ms, 30000);
+	assert_int_equal(o.connect_timeout_ms, 3000);
+	assert_int_equal(o.max_inflight, 5);
+	assert_int_equal(o.max_outstanding, 50);
+	assert_int_equal(o.max_payload, 65536);
+	assert_int_equal(o.keepalive_s, 30);
+	abyss_config_free(c);
+
+	/* defaults: persistent session under a stable, per-shard client id,
+	 * which the adapter accepts as it is */
+	c = load(minimal, &d, &w, &rc);
+	assert_int_equal(config__mq_opts(c, "line4/a b", id, sizeof(id), &o),
+			 0);
+	assert_string_equal(o.client_id, "abyss-line4_a_b-0");
+	assert_false(o.clean_session);
+	assert_int_equal(o.protocol, MQ_PROTOCOL_311);
+	assert_int_equal(o.qos, 1);
+	assert_int_equal(mq_new(&o, NULL, NULL, &m, eb, sizeof(eb)), 0);
+	mq_free(m);
+	assert_int_equal(config__mq_opts(c, NULL, id, 8, &o), ABYSS_ETOOBIG);
+	abyss_config_free(c);
+}
+
 static void test_config_file_errors(void **state)
 {
 	struct abyss_config *c = NULL;
@@ -531,6 +587,7 @@ int main(void)
 	    cmocka_unit_test(test_config_every_key_loads_and_compare),
 	    cmocka_unit_test(test_config_derived_settings),
 	    cmocka_unit_test(test_config_reads_nothing_past_the_buffer),
+	    cmocka_unit_test(test_config_mq_options),
 	    cmocka_unit_test(test_config_file_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
