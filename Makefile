@@ -36,13 +36,18 @@ LIB_SRCS := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
 APP_MODULES := service http
 APP_SRCS := $(foreach m,$(APP_MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRCS := $(wildcard src/cli/*.c)
+# Headers of the daemon's modules (not part of libabyss, not installed);
+# module.mk files append to APP_HEADERS.
+APP_HEADERS := include/abyss/http.h include/abyss/metrics.h
 -include $(wildcard src/*/module.mk)
+LIB_HEADERS = $(filter-out $(APP_HEADERS),$(wildcard include/abyss/*.h))
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 APP_OBJS := $(APP_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 
 SOVERSION := 0
+VERSION := $(shell sed -n 's/^\#define ABYSS_VERSION[ \t]*"\(.*\)"/\1/p' include/abyss/version.h)
 LIB_A  := $(BUILD)/libabyss.a
 LIB_SO := $(BUILD)/libabyss.so.$(SOVERSION)
 BIN    := $(BUILD)/abyss
@@ -147,18 +152,16 @@ INCDIR  := $(PREFIX)/include
 MANDIR  := $(PREFIX)/share/man
 PCDIR   := $(LIBDIR)/pkgconfig
 
-$(BUILD)/abyss.pc: packaging/abyss.pc.in
-	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/#define ABYSS_VERSION "\(.*\)"/\1/p' include/abyss/version.h)|' $< > $@
-
-install: all $(BUILD)/abyss.pc
+install: all
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+		packaging/abyss.pc.in > $(BUILD)/abyss.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)/abyss \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(PCDIR)
 	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/abyss
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libabyss.a
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libabyss.so.$(SOVERSION)
 	ln -sf libabyss.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libabyss.so
-	install -m 644 include/abyss/*.h $(DESTDIR)$(INCDIR)/abyss/
+	install -m 644 $(LIB_HEADERS) $(DESTDIR)$(INCDIR)/abyss/
 	install -m 644 $(BUILD)/abyss.pc $(DESTDIR)$(PCDIR)/abyss.pc
 	install -m 644 man/abyss.1 $(DESTDIR)$(MANDIR)/man1/abyss.1
 

@@ -18,9 +18,9 @@ extern "C" {
 
 enum abyss_input_kind {
 	ABYSS_INPUT_UNKNOWN = 0,
-	ABYSS_INPUT_SETITEC,     /* a Setitec file */
+	ABYSS_INPUT_SETITEC,	 /* a Setitec file */
 	ABYSS_INPUT_MQTT_FOLDER, /* a folder with Result + Trace messages */
-	ABYSS_INPUT_LEGACY_JSON  /* a legacy single-message JSON file */
+	ABYSS_INPUT_LEGACY_JSON	 /* a legacy single-message JSON file */
 };
 
 /* Says what `path` holds without parsing it fully. A folder counts as an

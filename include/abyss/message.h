@@ -140,6 +140,16 @@ int abyss_msg_parse(const char *topic, const char *payload, size_t len,
 /* Releases a message. NULL is accepted. */
 void abyss_msg_free(struct abyss_msg *m);
 
+/* The duplicate test of the original's MessageBuffer (§3.9) on the two whole
+ * documents: objects equal when they have the same key set (order ignored)
+ * and equal values; arrays when they have the same length and equal
+ * elements; numbers (booleans count as 0/1) when |a - b| < 1e-10; any other
+ * pair of scalars when Python's str() of both is the same (so 1 equals "1",
+ * null equals null). Returns 1 when equal, 0 otherwise (NULL: 0). Topic and
+ * timestamp are not compared; the caller checks those. Recursion is bounded
+ * by the nesting limit the messages were parsed with. */
+int abyss_msg_same_data(const struct abyss_msg *a, const struct abyss_msg *b);
+
 /* ---- messages -> hole --------------------------------------------------- */
 
 /* Most step results a Result message may carry (drill programs have a

@@ -30,7 +30,7 @@ struct blob {
 };
 
 struct bench_ctx {
-	struct blob *blobs;       /* parse: file contents */
+	struct blob *blobs;	  /* parse: file contents */
 	struct abyss_hole *holes; /* estimate: parsed holes */
 	size_t n;
 	enum abyss_method method;
@@ -295,7 +295,8 @@ static int bench_estimate(struct cli_paths *paths, struct bench_ctx *c,
 		atomic_store(&c->errors, 0);
 		u1 = best_of(c, estimate_worker, 1, repeat, NULL);
 		err = atomic_load(&c->errors);
-		printf("  %-8s 1 thread : %9.0f holes/s", abyss_method_name(c->method), u1);
+		printf("  %-8s 1 thread : %9.0f holes/s",
+		       abyss_method_name(c->method), u1);
 		if (threads > 1) {
 			un = best_of(c, estimate_worker, threads, repeat, NULL);
 			printf("   %d threads: %9.0f holes/s (scaling %.2fx)",
@@ -364,7 +365,8 @@ int cmd_bench(int argc, char **argv)
 			return CLI_EXIT_INPUT;
 		}
 	}
-	if (!what || (strcmp(what, "parse") && strcmp(what, "estimate"))) {
+	if (!what ||
+	    (strcmp(what, "parse") != 0 && strcmp(what, "estimate") != 0)) {
 		cli_error("bench", "say what to measure: parse or estimate");
 		goto usage_fail;
 	}

@@ -3,8 +3,9 @@
  * message folder or a legacy/raw JSON file, written as the abyss.hole/1
  * JSON, a CSV table, or the Result/Trace/Heads messages a drill would send.
  *
- * A thin client of the hole module: recognition is abyss_input_kind, the
- * writers are abyss_hole_write_json/_csv and abyss_hole_to_msgs. It converts
+ * A thin client of the hole module: reading is abyss_hole_load (which
+ * recognises the input), the writers are abyss_hole_write_json/_csv and
+ * abyss_hole_to_msgs. It converts
  * exactly one input; walking folders of holes is `abyss estimate`'s job.
  */
 #include <errno.h>
@@ -17,10 +18,7 @@
 #include "abyss/hole.h"
 #include "abyss/hole_io.h"
 #include "abyss/load.h"
-#include "abyss/message.h"
 #include "cli.h"
-
-#define CONVERT_JSON_MAX ((size_t)256 << 20) /* legacy/raw JSON input */
 
 enum to_format { TO_NONE, TO_JSON, TO_CSV, TO_MQTT };
 
@@ -52,77 +50,6 @@ static void usage(FILE *f)
 	       "docs/messages.md has the\nschemas.\n\n"
 	       "exit status: 0 done, 2 usage, 3 the input could not be read, "
 	       "4 the output\ncould not be written.\n");
-}
-
-static int read_all(const char *path, char **out, size_t *len,
-		    struct abyss_diag *d)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL, *nb;
-	size_t n = 0, cap = 0, got;
-
-	abyss_diag_set_file(d, path);
-	if (!f)
-		return abyss_diag_set(d, ABYSS_EIO, 0, 0, "cannot open: %s",
-				      strerror(errno));
-	for (;;) {
-		if (cap - n < 65536) {
-			if (cap >= CONVERT_JSON_MAX) {
-				free(buf);
-				fclose(f);
-				return abyss_diag_set(
-				    d, ABYSS_ETOOBIG, 0, 0,
-				    "file larger than %zu bytes",
-				    CONVERT_JSON_MAX);
-			}
-			cap = cap ? cap * 2 : 1 << 20;
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				return abyss_diag_set(d, ABYSS_ENOMEM, 0, 0,
-						      "out of memory");
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		free(buf);
-		fclose(f);
-		return abyss_diag_set(d, ABYSS_EIO, 0, 0, "read error");
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
-static int load_input(const char *path, struct abyss_hole *h,
-		      struct abyss_diag *d)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	int rc;
-
-	switch (abyss_input_kind(path)) {
-	case ABYSS_INPUT_MQTT_FOLDER:
-		return abyss_hole_from_msg_folder(path, NULL, h, d);
-	case ABYSS_INPUT_LEGACY_JSON:
-		rc = read_all(path, &buf, &len, d);
-		if (rc)
-			return rc;
-		rc = abyss_hole_from_json(buf, len, h, d);
-		free(buf);
-		return rc;
-	default:
-		/* Setitec files and anything else: the generic loader */
-		return abyss_hole_load(path, h, d);
-	}
 }
 
 static int write_file(const char *dir, const char *name, const char *text)
@@ -262,7 +189,7 @@ int cmd_convert(int argc, char **argv)
 
 	abyss_hole_init(&h);
 	abyss_diag_init(&d);
-	rc = load_input(in, &h, &d);
+	rc = abyss_hole_load(in, &h, &d);
 	if (rc) {
 		if (!d.file[0])
 			abyss_diag_set_file(&d, in);

@@ -111,8 +111,8 @@ static void progress(size_t done, size_t total, size_t failed)
 	int width = 30, fill = total ? (int)(done * (size_t)width / total) : 0;
 
 	fprintf(stderr, "\r[%.*s%*s] %zu/%zu holes, %zu failed", fill,
-		"##############################", width - fill, "", done,
-		total, failed);
+		"##############################", width - fill, "", done, total,
+		failed);
 	fflush(stderr);
 }
 
@@ -145,7 +145,8 @@ static void json_kp(FILE *f, const char *name, const struct abyss_keypoint *k)
 {
 	fprintf(f, "\"%s\": ", name);
 	if (k->found) {
-		fprintf(f, "{\"mm\": %.6f, \"index\": %ld, \"confidence\": %.3f}",
+		fprintf(f,
+			"{\"mm\": %.6f, \"index\": %ld, \"confidence\": %.3f}",
 			k->pos_mm, k->index, k->confidence);
 	} else {
 		fprintf(f, "{\"mm\": null, \"error\": ");
@@ -171,10 +172,11 @@ static void csv_field(FILE *f, const char *s)
 
 static const char *item_reason(const struct est_item *it, char *buf, size_t n)
 {
+	buf[0] = '\0';
 	if (!it->rc)
-		return "";
-	snprintf(buf, n, "%s", it->diag.msg[0] ? it->diag.msg
-					       : abyss_strerror(it->rc));
+		return buf;
+	snprintf(buf, n, "%s",
+		 it->diag.msg[0] ? it->diag.msg : abyss_strerror(it->rc));
 	return buf;
 }
 
@@ -192,12 +194,13 @@ static void print_results(FILE *f, const struct est_job *job,
 	if (fmt == FMT_JSON)
 		fprintf(f, "[\n");
 	if (fmt == FMT_TABLE)
-		fprintf(f, "%-48s %9s %9s %9s %9s %9s  %s\n", "hole",
-			"entry", "transit.", "exit", "layer1", "layer2",
-			"status");
+		fprintf(f, "%-48s %9s %9s %9s %9s %9s  %s\n", "hole", "entry",
+			"transit.", "exit", "layer1", "layer2", "status");
 	for (i = 0; i < job->nitems; i++) {
 		const struct est_item *it = &job->items[i];
-		int nd = abyss_estimate_depths(&it->est, d);
+		/* depths only for a verdict of success: a failed hole may
+		 * still have an entry and an exit, but no thickness */
+		int nd = it->rc ? 0 : abyss_estimate_depths(&it->est, d);
 		kp_cell(e, sizeof(e), &it->est.entry);
 		kp_cell(t, sizeof(t), &it->est.transition);
 		kp_cell(x, sizeof(x), &it->est.exit);
@@ -211,12 +214,13 @@ static void print_results(FILE *f, const struct est_job *job,
 			else
 				snprintf(p, sizeof(p), "%s", it->path);
 			if (nd)
-				fprintf(f, "%-48s %9s %9s %9s %9.3f %9.3f  %s\n",
+				fprintf(f,
+					"%-48s %9s %9s %9s %9.3f %9.3f  %s\n",
 					p, e, t, x, d[0], d[1],
 					it->rc ? reason : "ok");
 			else
-				fprintf(f, "%-48s %9s %9s %9s %9s %9s  %s\n",
-					p, e, t, x, "-", "-",
+				fprintf(f, "%-48s %9s %9s %9s %9s %9s  %s\n", p,
+					e, t, x, "-", "-",
 					it->rc ? reason : "ok");
 		} else if (fmt == FMT_CSV) {
 			csv_field(f, it->path);
@@ -300,8 +304,14 @@ static void print_summary(const struct est_job *job)
 			if (job->items[j].rc == it->rc &&
 			    strcmp(job->items[j].diag.msg, it->diag.msg) == 0)
 				count++;
-		fprintf(stderr, "  %5zu x %s (e.g. %s)\n", count,
-			abyss_diag_format(&it->diag, buf, sizeof(buf)),
+		if (it->diag.line) /* a parse error: where it is matters */
+			abyss_diag_format(&it->diag, buf, sizeof(buf));
+		else
+			snprintf(buf, sizeof(buf), "%s (%s)",
+				 it->diag.msg[0] ? it->diag.msg
+						 : abyss_strerror(it->rc),
+				 abyss_errname(it->rc));
+		fprintf(stderr, "  %5zu x %s\n          e.g. %s\n", count, buf,
 			it->path);
 	}
 }

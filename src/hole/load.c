@@ -61,9 +61,9 @@ static int load__json(const char *path, struct abyss_hole *h,
 	abyss_diag_set_file(diag, path);
 	f = fopen(path, "rb");
 	if (!f)
-		return abyss_diag_set(diag, errno == ENOENT ? ABYSS_ENOENT
-							    : ABYSS_EIO,
-				      0, 0, "cannot open: %s", strerror(errno));
+		return abyss_diag_set(
+		    diag, errno == ENOENT ? ABYSS_ENOENT : ABYSS_EIO, 0, 0,
+		    "cannot open: %s", strerror(errno));
 	buf = malloc(lim.max_payload_bytes + 1);
 	if (!buf) {
 		fclose(f);

@@ -655,6 +655,72 @@ int abyss_msg_parse(const char *topic, const char *payload, size_t len,
 	return ABYSS_OK;
 }
 
+static int py_number(const json_t *v, double *out)
+{
+	if (json_is_number(v)) {
+		*out = json_number_value(v);
+		return 1;
+	}
+	if (json_is_boolean(v)) {
+		*out = json_is_true(v) ? 1.0 : 0.0;
+		return 1;
+	}
+	return 0;
+}
+
+static int same_json(const json_t *a, const json_t *b)
+{
+	char sa[ABYSS_ID_MAX * 4], sb[ABYSS_ID_MAX * 4];
+	const char *k;
+	json_t *v;
+	double x, y;
+	size_t i;
+
+	if (json_is_object(a) || json_is_object(b)) {
+		if (!json_is_object(a) || !json_is_object(b) ||
+		    json_object_size(a) != json_object_size(b))
+			return 0;
+		/* same size + every key of a in b = same key set */
+		json_object_foreach((json_t *)a, k, v)
+		{
+			json_t *w = json_object_get(b, k);
+			if (!w || !same_json(v, w))
+				return 0;
+		}
+		return 1;
+	}
+	if (json_is_array(a) || json_is_array(b)) {
+		if (!json_is_array(a) || !json_is_array(b) ||
+		    json_array_size(a) != json_array_size(b))
+			return 0;
+		for (i = 0; i < json_array_size(a); i++)
+			if (!same_json(json_array_get(a, i),
+				       json_array_get(b, i)))
+				return 0;
+		return 1;
+	}
+	if (py_number(a, &x) && py_number(b, &y))
+		return fabs(x - y) < 1e-10;
+	if (json_is_string(a) && json_is_string(b))
+		return json_string_length(a) == json_string_length(b) &&
+		       memcmp(json_string_value(a), json_string_value(b),
+			      json_string_length(a)) == 0;
+	/* mixed scalars: Python compares str(a) == str(b) */
+	if (json_is_null(a) || json_is_null(b))
+		return json_is_null(a) && json_is_null(b);
+	if (hole__json_str(a, sa, sizeof(sa)) ||
+	    hole__json_str(b, sb, sizeof(sb)))
+		return 0;
+	return strcmp(sa, sb) == 0;
+}
+
+int abyss_msg_same_data(const struct abyss_msg *a, const struct abyss_msg *b)
+{
+	if (!a || !b || !a->root || !b->root)
+		return 0;
+	return same_json(a->root, b->root);
+}
+
 /* ---- messages -> hole --------------------------------------------------- */
 
 /* A required payload field: absent key or Value -> EMISSING naming it. */

@@ -673,10 +673,10 @@ static void trace_channel(struct msgctx *c, const struct abyss_hole *h,
 	for (i = 0; i < h->n && !c->b.err; i++) {
 		if (i)
 			wb_add(&c->b, ", ", 2);
-		if (steps)
-			wb_printf(&c->b, "%" PRId32, steps[i]);
-		else
+		if (d)
 			wb_num(&c->b, d[i]);
+		else if (steps)
+			wb_printf(&c->b, "%" PRId32, steps[i]);
 	}
 	wb_add(&c->b, "]", 1);
 	entry_end(c);

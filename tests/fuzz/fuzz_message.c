@@ -64,6 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    &res, &d) == 0 &&
 	    abyss_hole_from_msgs(res, tr, NULL, NULL, &h, &d) == 0)
 		round_trip(&h);
+	if (tr && res &&
+	    abyss_msg_same_data(tr, res) != abyss_msg_same_data(res, tr))
+		abort(); /* the duplicate test must be symmetric */
+	if (tr && !abyss_msg_same_data(tr, tr))
+		abort();
 	abyss_msg_free(tr);
 	abyss_msg_free(res);
 	if (abyss_hole_from_json(p, size, &h, &d) == 0 && h.n)

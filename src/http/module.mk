@@ -1,0 +1,2 @@
+# http: the service's HTTP server links libmicrohttpd.
+APP_LDLIBS += -lmicrohttpd
