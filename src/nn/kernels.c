@@ -31,6 +31,24 @@
 #define NN_PARALLEL_FOR
 #endif
 
+/* One output: four interleaved partial sums over i, combined in a fixed
+ * order. */
+static float dot_row(const float *x, const float *wr, size_t IC, double bias)
+{
+	double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+	size_t i;
+
+	for (i = 0; i + 4 <= IC; i += 4) {
+		a0 += (double)x[i] * (double)wr[i];
+		a1 += (double)x[i + 1] * (double)wr[i + 1];
+		a2 += (double)x[i + 2] * (double)wr[i + 2];
+		a3 += (double)x[i + 3] * (double)wr[i + 3];
+	}
+	for (; i < IC; i++)
+		a0 += (double)x[i] * (double)wr[i];
+	return (float)(bias + ((a0 + a1) + (a2 + a3)));
+}
+
 void nn__matmul_forward(float *out, const float *inp, const float *w,
 			const float *b, size_t N, size_t IC, size_t OC)
 {
@@ -38,29 +56,18 @@ void nn__matmul_forward(float *out, const float *inp, const float *w,
 	long n;
 
 	(void)par;
+	/* each output row is computed by one thread in a fixed order, so
+	 * the result is the same for any number of threads. (Sharing weight
+	 * rows across 4 input rows was tried: slower with SSE2 doubles.) */
 	NN_PARALLEL_FOR
 	for (n = 0; n < (long)N; n++) {
 		const float *x = inp + (size_t)n * IC;
 		float *y = out + (size_t)n * OC;
-		size_t o, i;
+		size_t o;
 
-		for (o = 0; o < OC; o++) {
-			const float *wr = w + o * IC;
-			/* four interleaved partial sums, combined in a fixed
-			 * order */
-			double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
-
-			for (i = 0; i + 4 <= IC; i += 4) {
-				a0 += (double)x[i] * (double)wr[i];
-				a1 += (double)x[i + 1] * (double)wr[i + 1];
-				a2 += (double)x[i + 2] * (double)wr[i + 2];
-				a3 += (double)x[i + 3] * (double)wr[i + 3];
-			}
-			for (; i < IC; i++)
-				a0 += (double)x[i] * (double)wr[i];
-			y[o] = (float)((b ? (double)b[o] : 0.0) +
-				       ((a0 + a1) + (a2 + a3)));
-		}
+		for (o = 0; o < OC; o++)
+			y[o] =
+			    dot_row(x, w + o * IC, IC, b ? (double)b[o] : 0.0);
 	}
 }
 
@@ -301,7 +308,7 @@ void nn__attention_forward(float *ctx, float *probs, const float *q,
 	(void)par;
 	NN_PARALLEL_FOR
 	for (nl = 0; nl < (long)N; nl++) {
-		size_t n = (size_t)nl, h, i, j, d;
+		size_t n = (size_t)nl, h, i, j, d, d0;
 
 		for (h = 0; h < nh; h++) {
 			for (i = 0; i < P; i++) {
@@ -325,18 +332,29 @@ void nn__attention_forward(float *ctx, float *probs, const float *q,
 					pr[j] = (float)acc;
 				}
 				softmax_row(pr, pr, P);
-				for (d = 0; d < hd; d++) {
-					double acc = 0.0;
+				/* ctx = probs . v, summed over j in order for
+				 * every d (blocks of d keep v rows contiguous)
+				 */
+				for (d0 = 0; d0 < hd; d0 += BLK) {
+					size_t m =
+					    hd - d0 < BLK ? hd - d0 : BLK;
+					double acc[BLK];
 
+					for (d = 0; d < m; d++)
+						acc[d] = 0.0;
 					for (j = 0; j < P; j++) {
+						const float *vj =
+						    v + (n * P + j) * D +
+						    h * hd + d0;
 						double pj = pr[j];
 
 						if (mr)
 							pj *= mr[j];
-						acc += pj * v[(n * P + j) * D +
-							      h * hd + d];
+						for (d = 0; d < m; d++)
+							acc[d] += pj * vj[d];
 					}
-					ci[d] = (float)acc;
+					for (d = 0; d < m; d++)
+						ci[d0 + d] = (float)acc[d];
 				}
 			}
 		}
