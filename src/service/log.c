@@ -87,9 +87,9 @@ int abyss_log_level_parse(const char *name, int *level)
 		const char *name;
 		int level;
 	} names[] = {
-	    {"debug", ABYSS_LOGL_DEBUG},       {"info", ABYSS_LOGL_INFO},
-	    {"warn", ABYSS_LOGL_WARN},	       {"warning", ABYSS_LOGL_WARN},
-	    {"error", ABYSS_LOGL_ERROR},       {"critical", ABYSS_LOGL_CRITICAL},
+	    {"debug", ABYSS_LOGL_DEBUG}, {"info", ABYSS_LOGL_INFO},
+	    {"warn", ABYSS_LOGL_WARN},	 {"warning", ABYSS_LOGL_WARN},
+	    {"error", ABYSS_LOGL_ERROR}, {"critical", ABYSS_LOGL_CRITICAL},
 	};
 	size_t i;
 
@@ -128,8 +128,8 @@ int abyss_log_new(const struct abyss_log_opts *o, struct abyss_log **out)
 		return ABYSS_EINVAL;
 	if (!log__level_ok(o->level))
 		return ABYSS_EINVAL;
-	if (o->line_max &&
-	    (o->line_max < ABYSS_LOG_LINE_MIN || o->line_max > ABYSS_LOG_LINE_MAX))
+	if (o->line_max && (o->line_max < ABYSS_LOG_LINE_MIN ||
+			    o->line_max > ABYSS_LOG_LINE_MAX))
 		return ABYSS_ERANGE;
 	lg = calloc(1, sizeof(*lg));
 	if (!lg)
@@ -283,8 +283,10 @@ static int logfmt_needs_quote(const char *v)
 }
 
 /* Appends v escaped for a JSON string or a quoted logfmt value (the same
- * rules). Stops at a character boundary when the line is full. */
-static void put_escaped(struct log__line *l, const char *v)
+ * rules); bare (a logfmt value that needs no quotes) keeps backslashes as
+ * they are, the only byte such a value can hold that quoting would change.
+ * Stops at a character boundary when the line is full. */
+static void put_escaped(struct log__line *l, const char *v, int bare)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)v;
@@ -294,7 +296,7 @@ static void put_escaped(struct log__line *l, const char *v)
 	while (i < n && !l->cut) {
 		unsigned char c = s[i];
 
-		if (c == '"' || c == '\\') {
+		if (c == '"' || (c == '\\' && !bare)) {
 			e[0] = '\\';
 			e[1] = (char)c;
 			line_put(l, e, 2);
@@ -378,7 +380,7 @@ static void put_str(struct log__line *l, int json, const char *key,
 		l->len = save;
 		return;
 	}
-	put_escaped(l, v);
+	put_escaped(l, v, !quote);
 	if (quote && (l->cut || line_put(l, "\"", 1) != 0))
 		line_close(l, "\"");
 }
@@ -486,7 +488,8 @@ static void log__emit(struct abyss_log *lg, int level, const char *msg,
 		put_raw(&l, json, "suppressed", num);
 	}
 	if (l.cut) {
-		line_close(&l, json ? ",\"truncated\":true" : " truncated=true");
+		line_close(&l,
+			   json ? ",\"truncated\":true" : " truncated=true");
 		lg->st.truncated++;
 	}
 	line_close(&l, json ? "}\n" : "\n");
@@ -626,8 +629,8 @@ int abyss_log_ctx_add(struct abyss_log_ctx *c, const char *key,
 	return ABYSS_OK;
 }
 
-void abyss_log_ctx_kv(const struct abyss_log_ctx *c, int level,
-		      const char *msg, ...)
+void abyss_log_ctx_kv(const struct abyss_log_ctx *c, int level, const char *msg,
+		      ...)
 {
 	struct log__src src = {0};
 	va_list ap;

@@ -52,11 +52,11 @@ enum { ABYSS_LOGF_LOGFMT = 0, ABYSS_LOGF_JSON = 1 };
 typedef int64_t (*abyss_log_clock_fn)(void *clock_ctx);
 
 struct abyss_log_opts {
-	int fd;	   /* where lines go (>= 0), used when fp is NULL */
-	FILE *fp;  /* or a stream: its fd is used and stdio is bypassed */
-	int format; /* ABYSS_LOGF_* */
-	int level;  /* lines below it are dropped; ABYSS_LOGL_* */
-	size_t line_max;      /* 0: ABYSS_LOG_LINE_DEFAULT */
+	int fd;		 /* where lines go (>= 0), used when fp is NULL */
+	FILE *fp;	 /* or a stream: its fd is used and stdio is bypassed */
+	int format;	 /* ABYSS_LOGF_* */
+	int level;	 /* lines below it are dropped; ABYSS_LOGL_* */
+	size_t line_max; /* 0: ABYSS_LOG_LINE_DEFAULT */
 	size_t ratelimit_max; /* distinct rate-limit keys kept; 0: 64 */
 	/* NULL: the system clock (CLOCK_REALTIME for ts, CLOCK_MONOTONIC for
 	 * rate limits). Given: this clock for both, so tests are exact. */
@@ -78,10 +78,22 @@ struct abyss_log_field {
 	int64_t i;     /* INT, BOOL (0 false, else true) */
 	double d;      /* DBL; NaN and infinities are written as null */
 };
-#define ABYSS_LF_STR(k, v)  {(k), ABYSS_LOGT_STR, (v), 0, 0.0}
-#define ABYSS_LF_INT(k, v)  {(k), ABYSS_LOGT_INT, NULL, (int64_t)(v), 0.0}
-#define ABYSS_LF_DBL(k, v)  {(k), ABYSS_LOGT_DBL, NULL, 0, (double)(v)}
-#define ABYSS_LF_BOOL(k, v) {(k), ABYSS_LOGT_BOOL, NULL, !!(v), 0.0}
+#define ABYSS_LF_STR(k, v)                                                     \
+	{                                                                      \
+		(k), ABYSS_LOGT_STR, (v), 0, 0.0                               \
+	}
+#define ABYSS_LF_INT(k, v)                                                     \
+	{                                                                      \
+		(k), ABYSS_LOGT_INT, NULL, (int64_t)(v), 0.0                   \
+	}
+#define ABYSS_LF_DBL(k, v)                                                     \
+	{                                                                      \
+		(k), ABYSS_LOGT_DBL, NULL, 0, (double)(v)                      \
+	}
+#define ABYSS_LF_BOOL(k, v)                                                    \
+	{                                                                      \
+		(k), ABYSS_LOGT_BOOL, NULL, !!(v), 0.0                         \
+	}
 
 struct abyss_log;
 
@@ -129,7 +141,7 @@ int abyss_log_enabled(const struct abyss_log *lg, int level);
  * A line longer than line_max is cut at a character boundary and ends with
  * truncated=true, still well-formed. NULL lg or msg: nothing happens. */
 void abyss_log_kv(struct abyss_log *lg, int level, const char *msg, ...)
-	__attribute__((sentinel));
+    __attribute__((sentinel));
 
 /* The same with n typed fields (numbers unquoted in JSON). */
 void abyss_log_fields(struct abyss_log *lg, int level, const char *msg,
@@ -144,7 +156,7 @@ void abyss_log_fields(struct abyss_log *lg, int level, const char *msg,
  * been, below the level), 0 if held back. */
 int abyss_log_kv_rl(struct abyss_log *lg, int level, const char *rl_key,
 		    int64_t interval_ms, const char *msg, ...)
-	__attribute__((sentinel));
+    __attribute__((sentinel));
 
 /* A logging context: a logger plus up to ABYSS_LOG_CTX_FIELDS bound
  * key/value pairs written first on every line, so that a hole id follows a
@@ -159,8 +171,8 @@ struct abyss_log_ctx {
 void abyss_log_ctx_init(struct abyss_log_ctx *c, struct abyss_log *lg);
 int abyss_log_ctx_add(struct abyss_log_ctx *c, const char *key,
 		      const char *value);
-void abyss_log_ctx_kv(const struct abyss_log_ctx *c, int level,
-		      const char *msg, ...) __attribute__((sentinel));
+void abyss_log_ctx_kv(const struct abyss_log_ctx *c, int level, const char *msg,
+		      ...) __attribute__((sentinel));
 
 /* Copies the counters. NULL arguments are ignored. */
 void abyss_log_stats(struct abyss_log *lg, struct abyss_log_stats *s);

@@ -464,8 +464,8 @@ int abyss_pool_new(const struct abyss_pool_opts *o,
 	if (d.nworkers == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		d.nworkers = ncpu > 0 && ncpu <= ABYSS_POOL_WORKERS_MAX
-				     ? (unsigned)ncpu
-				     : 1;
+				 ? (unsigned)ncpu
+				 : 1;
 	}
 	if (d.queue_cap == 0)
 		d.queue_cap = 64;

@@ -82,7 +82,8 @@ struct abyss_pool_ops {
 	 * else): a result that lost the race to an earlier attempt. NULL: such
 	 * results are leaked. */
 	void (*free_result)(void *user, void *result);
-	/* Owner thread: a watchdog report. May be NULL (counters still count). */
+	/* Owner thread: a watchdog report. May be NULL (counters still count).
+	 */
 	void (*stuck)(void *user, const struct abyss_pool_stuck *s);
 };
 
@@ -97,19 +98,19 @@ struct abyss_pool_opts {
 };
 
 struct abyss_pool_stats {
-	uint64_t submitted;   /* accepted jobs */
-	uint64_t delivered;   /* done callbacks run */
-	uint64_t failed;      /* ... of which with a negative status */
-	uint64_t refused;     /* submits refused with ABYSS_EFULL */
-	uint64_t stuck;	      /* watchdog reports */
-	uint64_t retried;     /* attempts queued again by the watchdog */
-	uint64_t late;	      /* results from abandoned attempts */
-	uint64_t spawned;     /* replacement threads started */
+	uint64_t submitted;    /* accepted jobs */
+	uint64_t delivered;    /* done callbacks run */
+	uint64_t failed;       /* ... of which with a negative status */
+	uint64_t refused;      /* submits refused with ABYSS_EFULL */
+	uint64_t stuck;	       /* watchdog reports */
+	uint64_t retried;      /* attempts queued again by the watchdog */
+	uint64_t late;	       /* results from abandoned attempts */
+	uint64_t spawned;      /* replacement threads started */
 	uint64_t reports_lost; /* reports that found the report ring full */
-	size_t held;	      /* jobs held now */
-	size_t bytes;	      /* bytes held now */
-	unsigned threads;     /* worker threads alive */
-	unsigned abandoned;   /* of which still inside an abandoned attempt */
+	size_t held;	       /* jobs held now */
+	size_t bytes;	       /* bytes held now */
+	unsigned threads;      /* worker threads alive */
+	unsigned abandoned;    /* of which still inside an abandoned attempt */
 };
 
 struct abyss_pool;

@@ -48,8 +48,7 @@ static ssize_t recv_msg(int fd, char *buf, size_t n)
 
 static void test_notify_path_socket(void **state)
 {
-	char dir[] = "/tmp/abyss-notify-XXXXXX", path[128], buf[2048],
-	     want[64];
+	char dir[] = "/tmp/abyss-notify-XXXXXX", path[128], buf[2048], want[64];
 	struct abyss_notify n;
 	int fd;
 
@@ -69,8 +68,7 @@ static void test_notify_path_socket(void **state)
 	snprintf(want, sizeof(want), "READY=1\nMAINPID=%ld", (long)getpid());
 	assert_string_equal(buf, want);
 
-	assert_int_equal(abyss_notify_status(&n, "2 holes\nREADY=1 queued"),
-			 0);
+	assert_int_equal(abyss_notify_status(&n, "2 holes\nREADY=1 queued"), 0);
 	assert_true(recv_msg(fd, buf, sizeof(buf)) > 0);
 	/* The newline would have smuggled in a second assignment. */
 	assert_string_equal(buf, "STATUS=2 holes READY=1 queued");

@@ -19,7 +19,7 @@
 struct job {
 	int id;
 	int key;
-	int sleep_ms[4]; /* per attempt (the last one for later attempts) */
+	int sleep_ms[4];  /* per attempt (the last one for later attempts) */
 	atomic_int *gate; /* if set, run waits until *gate != 0 */
 	int no_result;	  /* run stores no result */
 };
@@ -27,8 +27,8 @@ struct job {
 struct ctx {
 	pthread_t owner;
 	int ndone;
-	int *count;	   /* per job id: done callbacks */
-	int *last_by_key;  /* last id delivered per key */
+	int *count;	  /* per job id: done callbacks */
+	int *last_by_key; /* last id delivered per key */
 	int order_bad;
 	int wrong_thread;
 	int status[16];
@@ -48,8 +48,7 @@ static void sleep_ms(int ms)
 		;
 }
 
-static int job_run(void *user, const void *job, unsigned attempt,
-		   void **result)
+static int job_run(void *user, const void *job, unsigned attempt, void **result)
 {
 	struct ctx *c = user;
 	const struct job *j = job;
@@ -134,8 +133,7 @@ static void pump(struct abyss_pool *p, int ms)
 }
 
 /* Pumps until n done callbacks have run or ms passed. */
-static void pump_until(struct abyss_pool *p, const struct ctx *c, int n,
-		       int ms)
+static void pump_until(struct abyss_pool *p, const struct ctx *c, int n, int ms)
 {
 	int i;
 
@@ -187,10 +185,10 @@ static void test_pool_order_per_key(void **state)
 	for (i = 0; i < N; i++) {
 		jobs[i].id = i;
 		jobs[i].key = (int)(rand_r(&seed) % KEYS);
-		/* Mostly instant, some 1-3 ms: later jobs often finish first. */
-		jobs[i].sleep_ms[0] = rand_r(&seed) % 4 == 0
-					      ? 1 + (int)(rand_r(&seed) % 3)
-					      : 0;
+		/* Mostly instant, some 1-3 ms: later jobs often finish first.
+		 */
+		jobs[i].sleep_ms[0] =
+		    rand_r(&seed) % 4 == 0 ? 1 + (int)(rand_r(&seed) % 3) : 0;
 		while ((rc = abyss_pool_submit(p, (uint64_t)jobs[i].key,
 					       &jobs[i], 1)) == ABYSS_EFULL)
 			pump(p, 50);
@@ -253,8 +251,8 @@ static void test_pool_backpressure(void **state)
 
 static void test_pool_byte_budget(void **state)
 {
-	struct abyss_pool_opts o = {.nworkers = 1, .queue_cap = 8,
-				    .max_bytes = 100};
+	struct abyss_pool_opts o = {
+	    .nworkers = 1, .queue_cap = 8, .max_bytes = 100};
 	struct job jobs[3];
 	atomic_int gate;
 	struct abyss_pool *p;
@@ -272,8 +270,7 @@ static void test_pool_byte_budget(void **state)
 	assert_int_equal(abyss_pool_submit(p, 1, &jobs[1], 50), ABYSS_EFULL);
 	assert_int_equal(abyss_pool_submit(p, 1, &jobs[1], 40), 0);
 	assert_int_equal(abyss_pool_submit(p, 1, &jobs[2], 1), ABYSS_EFULL);
-	assert_int_equal(abyss_pool_submit(p, 1, &jobs[2], 101),
-			 ABYSS_ETOOBIG);
+	assert_int_equal(abyss_pool_submit(p, 1, &jobs[2], 101), ABYSS_ETOOBIG);
 	assert_int_equal(abyss_pool_submit(p, 1, NULL, 1), ABYSS_EINVAL);
 	atomic_store(&gate, 1);
 	pump_until(p, &c, 2, 5000);
@@ -286,8 +283,10 @@ static void test_pool_byte_budget(void **state)
 
 static void test_pool_watchdog_retry_succeeds(void **state)
 {
-	struct abyss_pool_opts o = {.nworkers = 2, .queue_cap = 8,
-				    .deadline_ms = 150, .max_retries = 2};
+	struct abyss_pool_opts o = {.nworkers = 2,
+				    .queue_cap = 8,
+				    .deadline_ms = 150,
+				    .max_retries = 2};
 	struct job j = {.id = 0, .sleep_ms = {900, 0, 0, 0}};
 	struct abyss_pool *p;
 	struct abyss_pool_stats st;
@@ -318,8 +317,10 @@ static void test_pool_watchdog_retry_succeeds(void **state)
 
 static void test_pool_watchdog_fails_after_retries(void **state)
 {
-	struct abyss_pool_opts o = {.nworkers = 1, .queue_cap = 8,
-				    .deadline_ms = 100, .max_retries = 1,
+	struct abyss_pool_opts o = {.nworkers = 1,
+				    .queue_cap = 8,
+				    .deadline_ms = 100,
+				    .max_retries = 1,
 				    .max_spare = 2};
 	struct job j = {.id = 0, .sleep_ms = {700, 700, 700, 700}};
 	struct job k = {.id = 1, .key = 1};
@@ -357,8 +358,10 @@ static void test_pool_late_attempt_wins(void **state)
 	/* One worker, one spare: attempt 1 is abandoned at 150 ms, attempt 2
 	 * runs on the spare and is slower; attempt 1 returns at 400 ms and its
 	 * result is the one delivered. */
-	struct abyss_pool_opts o = {.nworkers = 1, .queue_cap = 4,
-				    .deadline_ms = 150, .max_retries = 5,
+	struct abyss_pool_opts o = {.nworkers = 1,
+				    .queue_cap = 4,
+				    .deadline_ms = 150,
+				    .max_retries = 5,
 				    .max_spare = 1};
 	struct job j = {.id = 0, .sleep_ms = {400, 1000, 1000, 1000}};
 	struct abyss_pool *p;
@@ -448,8 +451,10 @@ static void test_pool_free_with_stuck_thread(void **state)
 {
 	/* Freeing while a thread is stuck must not wait for it, and the
 	 * thread's return later must not touch freed memory (ASan). */
-	struct abyss_pool_opts o = {.nworkers = 1, .queue_cap = 4,
-				    .deadline_ms = 100, .max_retries = 0};
+	struct abyss_pool_opts o = {.nworkers = 1,
+				    .queue_cap = 4,
+				    .deadline_ms = 100,
+				    .max_retries = 0};
 	static struct job j = {.id = 0, .sleep_ms = {400}, .no_result = 1};
 	struct abyss_pool *p;
 	struct ctx *c = calloc(1, sizeof(*c));
