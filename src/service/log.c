@@ -307,7 +307,10 @@ static void put_escaped(struct log__line *l, const char *v, int bare)
 			line_put(l, e, 2);
 			i++;
 		} else if (c < 0x20 || c == 0x7f) {
-			memcpy(e, "\\u00", 4);
+			e[0] = '\\';
+			e[1] = 'u';
+			e[2] = '0';
+			e[3] = '0';
 			e[4] = hex[c >> 4];
 			e[5] = hex[c & 15];
 			line_put(l, e, 6);
@@ -332,7 +335,7 @@ static int put_key(struct log__line *l, int json, const char *key)
 	k[n++] = json ? ',' : ' ';
 	if (json)
 		k[n++] = '"';
-	for (i = 0; key[i] && i < LOG_KEY_MAX; i++) {
+	for (i = 0; i < LOG_KEY_MAX && key[i]; i++) {
 		unsigned char c = (unsigned char)key[i];
 		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 			 (c >= '0' && c <= '9') || c == '_' || c == '.' ||
@@ -569,6 +572,8 @@ static struct log__rl *rl_slot(struct abyss_log *lg, const char *key)
 		if (!oldest || r->last < oldest->last)
 			oldest = r;
 	}
+	if (!oldest)
+		return NULL; /* rl_max is never 0; for the analyzer */
 	memset(oldest, 0, sizeof(*oldest));
 	snprintf(oldest->key, sizeof(oldest->key), "%s", key);
 	return oldest;
@@ -589,16 +594,18 @@ int abyss_log_kv_rl(struct abyss_log *lg, int level, const char *rl_key,
 	pthread_mutex_lock(&lg->mu);
 	mono = log__now(lg, 1);
 	r = rl_slot(lg, rl_key);
-	if (r->used && mono - r->last < interval_ms) {
+	if (r && r->used && mono - r->last < interval_ms) {
 		r->suppressed++;
 		lg->st.suppressed++;
 		pthread_mutex_unlock(&lg->mu);
 		return 0;
 	}
-	r->used = 1;
-	r->last = mono;
-	src.suppressed = r->suppressed;
-	r->suppressed = 0;
+	if (r) {
+		r->used = 1;
+		r->last = mono;
+		src.suppressed = r->suppressed;
+		r->suppressed = 0;
+	}
 	now = lg->clock ? mono : log__now(lg, 0);
 	va_start(ap, msg);
 	src.ap = &ap;
