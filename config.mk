@@ -19,4 +19,4 @@ ABYSS_VECTORS ?= $(abspath ../shared/vectors)
 DEB_PACKAGES := build-essential pkg-config libjansson-dev libcmocka-dev \
 	libcyaml-dev libyaml-dev libsqlite3-dev libmosquitto-dev mosquitto \
 	mosquitto-clients libmicrohttpd-dev clang clang-format clang-tidy \
-	cppcheck valgrind libclang-rt-14-dev
+	cppcheck valgrind libclang-rt-14-dev openssl

@@ -88,9 +88,13 @@ struct abyss_estimate_opts {
 };
 
 /* Runs the chosen estimator on h and fills *out (always fully initialised,
- * even on failure). Returns 0 when at least entry and exit were found;
- * otherwise the code of the first keypoint that failed, with its reason in
- * out and in diag (optional). A depth is only meaningful when the return
+ * even on failure). Returns 0 when entry and exit were found (and, for
+ * compat, the transition, as the original's 3-point estimator required) and
+ * every layer is positive. Otherwise returns the code of the first keypoint
+ * that failed, or ABYSS_ERANGE when the keypoints were found but give a
+ * non-positive layer (the original published nothing for those, §3.12); the
+ * reason is in out's keypoints and in diag (optional). The keypoints found
+ * are kept in out in every case. A depth is only meaningful when the return
  * value is 0. */
 int abyss_estimate(const struct abyss_hole *h,
 		   const struct abyss_estimate_opts *opts,

@@ -218,6 +218,7 @@ struct abyss_setitec {
  * returned. On failure *out is NULL and the code is one of:
  *   ABYSS_EINVAL       NULL buf (with len > 0) or out
  *   ABYSS_ENOTSETITEC  the text is no Setitec file (JSON, other CSV...)
+ *                      or is empty
  *   ABYSS_EPARSE       a malformed part, e.g. a non-number in the Datas
  *   ABYSS_ETRUNCATED   the text ends before the Datas section or inside
  *                      its last row

@@ -198,7 +198,9 @@ static void print_results(FILE *f, const struct est_job *job,
 			"transit.", "exit", "layer1", "layer2", "status");
 	for (i = 0; i < job->nitems; i++) {
 		const struct est_item *it = &job->items[i];
-		int nd = abyss_estimate_depths(&it->est, d);
+		/* depths only for a verdict of success: a failed hole may
+		 * still have an entry and an exit, but no thickness */
+		int nd = it->rc ? 0 : abyss_estimate_depths(&it->est, d);
 		kp_cell(e, sizeof(e), &it->est.entry);
 		kp_cell(t, sizeof(t), &it->est.transition);
 		kp_cell(x, sizeof(x), &it->est.exit);
@@ -302,8 +304,14 @@ static void print_summary(const struct est_job *job)
 			if (job->items[j].rc == it->rc &&
 			    strcmp(job->items[j].diag.msg, it->diag.msg) == 0)
 				count++;
-		fprintf(stderr, "  %5zu x %s (e.g. %s)\n", count,
-			abyss_diag_format(&it->diag, buf, sizeof(buf)),
+		if (it->diag.line) /* a parse error: where it is matters */
+			abyss_diag_format(&it->diag, buf, sizeof(buf));
+		else
+			snprintf(buf, sizeof(buf), "%s (%s)",
+				 it->diag.msg[0] ? it->diag.msg
+						 : abyss_strerror(it->rc),
+				 abyss_errname(it->rc));
+		fprintf(stderr, "  %5zu x %s\n          e.g. %s\n", count, buf,
 			it->path);
 	}
 }

@@ -3,7 +3,9 @@
  * with their exact ground truth beside them (<name>.truth.json).
  *
  * Hole i of a run uses seed S + i, so one hole can be regenerated alone.
- * MQTT output waits for the message writer (abyss_hole_to_msgs, branch mqtt).
+ * MQTT output is a folder per hole with the three messages a drill sends
+ * (ResultManagement.json, Trace.json, Heads.json), as the original's sample
+ * folders, written by abyss_hole_to_msgs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "abyss/hole_io.h"
 #include "abyss/sim.h"
 #include "cli.h"
 
@@ -39,13 +42,88 @@ static void simulate__usage(FILE *f)
 	      "  --approach MM     air travel before the stack (default 4)\n"
 	      "  --air-gap MM      gap between layers 1 and 2 (default 0)\n"
 	      "  --diameter MM     drill diameter (default 6.35)\n"
-	      "  --format F        xls (default); mqtt and both need the "
-	      "MQTT writer\n"
+	      "  --format F        xls (default): sim_NNNNNN.xls; mqtt: a "
+	      "folder\n"
+	      "                    sim_NNNNNN/ with ResultManagement.json, "
+	      "Trace.json,\n"
+	      "                    Heads.json; both: the two\n"
 	      "  -h, --help        this text\n",
 	      f);
 }
 
-static int simulate__one(const char *cmd, const char *dir,
+/* mkdir -p: creates dir and any missing parents. 0 or -1 with errno. */
+static int simulate__mkdirs(const char *dir)
+{
+	char path[4096];
+	size_t i, n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(path, dir, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0777) != 0 && errno != EEXIST)
+			return -1;
+		path[i] = i < n ? '/' : '\0';
+	}
+	return 0;
+}
+
+static int simulate__write_text(const char *cmd, const char *path,
+				const char *text)
+{
+	FILE *f = fopen(path, "wb");
+	int bad;
+
+	if (!f) {
+		cli_error(cmd, "%s: %s", path, strerror(errno));
+		return CLI_EXIT_INPUT;
+	}
+	bad = fputs(text, f) == EOF;
+	if (fclose(f) != 0 || bad) {
+		cli_error(cmd, "%s: write failed", path);
+		return CLI_EXIT_INPUT;
+	}
+	return CLI_EXIT_OK;
+}
+
+/* DIR/sim_NNNNNN/{ResultManagement,Trace,Heads}.json */
+static int simulate__mqtt(const char *cmd, const char *dir,
+			  const struct abyss_hole *h, uint64_t seed)
+{
+	char *msg[3] = {NULL, NULL, NULL}, path[4096];
+	static const char *const names[3] = {"ResultManagement.json",
+					     "Trace.json", "Heads.json"};
+	int rc, i;
+
+	rc = abyss_hole_to_msgs(h, NULL, &msg[0], &msg[1], &msg[2]);
+	if (rc) {
+		cli_error(cmd, "seed %llu: MQTT messages: %s",
+			  (unsigned long long)seed, abyss_strerror(rc));
+		return CLI_EXIT_INTERNAL;
+	}
+	snprintf(path, sizeof(path), "%s/sim_%06llu", dir,
+		 (unsigned long long)seed);
+	rc = CLI_EXIT_OK;
+	if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+		cli_error(cmd, "%s: %s", path, strerror(errno));
+		rc = CLI_EXIT_INPUT;
+	}
+	for (i = 0; i < 3 && rc == CLI_EXIT_OK; i++) {
+		snprintf(path, sizeof(path), "%s/sim_%06llu/%s", dir,
+			 (unsigned long long)seed, names[i]);
+		rc = simulate__write_text(cmd, path, msg[i]);
+	}
+	for (i = 0; i < 3; i++)
+		free(msg[i]);
+	return rc;
+}
+
+static int simulate__one(const char *cmd, const char *dir, int xls, int mqtt,
 			 const struct abyss_sim_spec *spec, uint64_t seed,
 			 struct abyss_hole *h)
 {
@@ -60,17 +138,24 @@ static int simulate__one(const char *cmd, const char *dir,
 			  abyss_strerror(rc));
 		return rc == ABYSS_ENOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE;
 	}
-	snprintf(path, sizeof(path), "%s/sim_%06llu.xls", dir,
-		 (unsigned long long)seed);
-	f = fopen(path, "wb");
-	if (!f) {
-		cli_error(cmd, "%s: %s", path, strerror(errno));
-		return CLI_EXIT_INPUT;
+	if (mqtt) {
+		rc = simulate__mqtt(cmd, dir, h, seed);
+		if (rc)
+			return rc;
 	}
-	rc = abyss_sim_write_setitec(f, h, spec);
-	if (fclose(f) != 0 || rc) {
-		cli_error(cmd, "%s: write failed", path);
-		return CLI_EXIT_INPUT;
+	if (xls) {
+		snprintf(path, sizeof(path), "%s/sim_%06llu.xls", dir,
+			 (unsigned long long)seed);
+		f = fopen(path, "wb");
+		if (!f) {
+			cli_error(cmd, "%s: %s", path, strerror(errno));
+			return CLI_EXIT_INPUT;
+		}
+		rc = abyss_sim_write_setitec(f, h, spec);
+		if (fclose(f) != 0 || rc) {
+			cli_error(cmd, "%s: write failed", path);
+			return CLI_EXIT_INPUT;
+		}
 	}
 	snprintf(path, sizeof(path), "%s/sim_%06llu.truth.json", dir,
 		 (unsigned long long)seed);
@@ -94,7 +179,7 @@ int cmd_simulate(int argc, char **argv)
 	struct abyss_diag diag;
 	struct abyss_hole h;
 	long count = 1, seed = 1, i;
-	int a, rc = CLI_EXIT_OK;
+	int a, rc = CLI_EXIT_OK, xls = 0, mqtt = 0;
 
 	abyss_sim_default(&spec);
 	abyss_diag_init(&diag);
@@ -161,10 +246,14 @@ int cmd_simulate(int argc, char **argv)
 		cli_error(cmd, "--count must be 1..%ld", SIMULATE__MAX_COUNT);
 		return CLI_EXIT_USAGE;
 	}
-	if (strcmp(format, "xls") != 0) {
-		cli_error(cmd,
-			  "--format %s: only xls is available in this build "
-			  "(MQTT messages need the hole_io writer)",
+	if (strcmp(format, "xls") == 0)
+		xls = 1;
+	else if (strcmp(format, "mqtt") == 0)
+		mqtt = 1;
+	else if (strcmp(format, "both") == 0)
+		xls = mqtt = 1;
+	else {
+		cli_error(cmd, "--format %s: expected xls, mqtt or both",
 			  format);
 		return CLI_EXIT_USAGE;
 	}
@@ -172,13 +261,14 @@ int cmd_simulate(int argc, char **argv)
 		cli_error(cmd, "%s", diag.msg);
 		return CLI_EXIT_USAGE;
 	}
-	if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+	if (simulate__mkdirs(out) != 0) {
 		cli_error(cmd, "%s: %s", out, strerror(errno));
 		return CLI_EXIT_INPUT;
 	}
 	abyss_hole_init(&h);
 	for (i = 0; i < count && rc == CLI_EXIT_OK; i++)
-		rc = simulate__one(cmd, out, &spec, (uint64_t)(seed + i), &h);
+		rc = simulate__one(cmd, out, xls, mqtt, &spec,
+				   (uint64_t)(seed + i), &h);
 	abyss_hole_free(&h);
 	if (rc == CLI_EXIT_OK)
 		fprintf(stderr, "abyss simulate: wrote %ld hole%s to %s\n",

@@ -127,19 +127,43 @@ int abyss_estimate_depths(const struct abyss_estimate *e, double depth[2])
 	return 2;
 }
 
-static int estimate__first_failure(const struct abyss_estimate *e,
-				   struct abyss_diag *diag)
+/* The verdict on an estimate: the first keypoint that is missing, then the
+ * geometry. compat also fails without a transition, because the original's
+ * 3-point estimator did (a missing transition there is a failure, not a
+ * one-layer stack). Keypoints stay as the method left them. */
+static int estimate__verdict(const struct abyss_estimate *e,
+			     struct abyss_diag *diag)
 {
-	const struct abyss_keypoint *k = !e->entry.found  ? &e->entry
-					 : !e->exit.found ? &e->exit
-							  : NULL;
-	const char *what = !e->entry.found ? "entry" : "exit";
+	const struct abyss_keypoint *k = NULL;
+	const char *what = NULL;
 
-	if (!k)
-		return ABYSS_OK;
-	return abyss_diag_set(diag, k->code ? k->code : ABYSS_ENOTFOUND, 0, 0,
-			      "%s: %s", what,
-			      k->reason[0] ? k->reason : "not found");
+	if (!e->entry.found) {
+		k = &e->entry;
+		what = "entry";
+	} else if (!e->exit.found) {
+		k = &e->exit;
+		what = "exit";
+	} else if (e->method == ABYSS_METHOD_COMPAT && !e->transition.found) {
+		k = &e->transition;
+		what = "transition";
+	}
+	if (k)
+		return abyss_diag_set(diag, k->code ? k->code : ABYSS_ENOTFOUND,
+				      0, 0, "%s: %s", what,
+				      k->reason[0] ? k->reason : "not found");
+	if (e->exit.pos_mm <= e->entry.pos_mm)
+		return abyss_diag_set(diag, ABYSS_ERANGE, 0, 0,
+				      "exit at %.3f mm is not beyond entry at "
+				      "%.3f mm: no positive thickness",
+				      e->exit.pos_mm, e->entry.pos_mm);
+	if (e->transition.found && (e->transition.pos_mm < e->entry.pos_mm ||
+				    e->transition.pos_mm > e->exit.pos_mm))
+		return abyss_diag_set(
+		    diag, ABYSS_ERANGE, 0, 0,
+		    "transition at %.3f mm lies outside entry "
+		    "%.3f .. exit %.3f mm: a negative layer",
+		    e->transition.pos_mm, e->entry.pos_mm, e->exit.pos_mm);
+	return ABYSS_OK;
 }
 
 int abyss_estimate(const struct abyss_hole *h,
@@ -182,9 +206,8 @@ int abyss_estimate(const struct abyss_hole *h,
 		break;
 	}
 	abyss_scratch_free(&local);
-	if (rc == ABYSS_OK)
-		rc = estimate__first_failure(out, diag);
-	else if (!diag || diag->code == 0)
-		estimate__first_failure(out, diag);
-	return rc;
+	{
+		int verdict = estimate__verdict(out, diag);
+		return verdict ? verdict : rc;
+	}
 }

@@ -21,49 +21,43 @@ static const double pow10_fast[23] = {
 
 /* The shape of nearly every sample cell, "[-]ddd[,ddd]", in one pass. s
  * lies in a line that ends with '\n', which stops every loop. Returns 0 for
- * anything else (spaces, thousands separators, exponents, Inf, long
- * mantissas, empty cells), which setitec__scan_number then handles. The
- * result is m / 10^k with m <= 2^53 and k <= 22: one correctly rounded
- * division, identical to strtod. */
+ * anything else (spaces, thousands separators, exponents, Inf, more than 15
+ * characters, empty cells), which setitec__scan_number then handles. At
+ * most 15 digits keep m < 10^15 < 2^53 and k <= 14, so m / 10^k is one
+ * correctly rounded division of two exact doubles, identical to strtod. */
 static inline int fast_cell(const char *s, char sep, const char **stop,
 			    double *v)
 {
-	const char *p = s, *start, *q;
+	const unsigned char *p = (const unsigned char *)s, *start, *q;
+	const int neg = *p == '-';
 	uint64_t m = 0;
 	unsigned d;
 	size_t k = 0;
 	double r;
-	int neg = 0;
 
-	if (*p == '-') {
-		neg = 1;
-		p++;
-	}
+	p += neg;
 	start = p;
-	d = (unsigned char)*p - '0';
+	d = (unsigned)*p - '0';
 	if (d >= 10)
 		return 0;
 	do {
 		m = m * 10 + d; /* may wrap for long runs; rejected below */
-		d = (unsigned char)*++p - '0';
+		d = (unsigned)*++p - '0';
 	} while (d < 10);
 	if (*p == ',' || *p == '.') {
 		q = ++p;
-		d = (unsigned char)*p - '0';
+		d = (unsigned)*p - '0';
 		while (d < 10) {
 			m = m * 10 + d;
-			d = (unsigned char)*++p - '0';
+			d = (unsigned)*++p - '0';
 		}
 		k = (size_t)(p - q);
 	}
-	if ((*p != sep && *p != '\n') || p - start > 18 ||
-	    m > ((uint64_t)1 << 53) || k > 22)
+	if ((*p != (unsigned char)sep && *p != '\n') || p - start > 15)
 		return 0;
-	r = (double)m;
-	if (k)
-		r /= pow10_fast[k];
+	r = (double)m / pow10_fast[k]; /* k == 0 divides by 1: exact */
 	*v = neg ? -r : r;
-	*stop = p;
+	*stop = (const char *)p;
 	return 1;
 }
 
@@ -77,34 +71,58 @@ static int blank_line_is(const char *s, size_t n, char sep)
 	return 1;
 }
 
-/* Makes the sample block wide enough for column index `col`. */
-static int widen(struct setitec__parser *p, double **blk, size_t *width,
-		 size_t cap, size_t col)
+static size_t line_len(const char *s, const char *e)
+{
+	const char *nl = memchr(s, '\n', (size_t)(e - s));
+	return (size_t)((nl ? nl : e) - s);
+}
+
+/* ETOOBIG when the line at s is over max_line_bytes, else 0. Checked before
+ * any other error of a line, so an over-long line is always reported as
+ * such whatever it contains. */
+static int too_long(struct setitec__parser *p, const char *s, const char *e)
+{
+	if (line_len(s, e) <= p->lim->max_line_bytes)
+		return 0;
+	return setitec__diag_toobig(p, p->lim->max_line_bytes + 1,
+				    "line length", "max_line_bytes",
+				    p->lim->max_line_bytes);
+}
+
+/* Returns a sample block wide enough for column index `col` (the old one
+ * is freed), or NULL with *rc set and the old block untouched. */
+static double *widen(struct setitec__parser *p, double *blk, size_t width,
+		     size_t cap, size_t col, size_t *out_width, int *rc)
 {
 	size_t nw = col + 1, i;
 	double *nb;
 
-	if (nw > p->lim->max_cols)
-		return setitec__diag_toobig(p, 0, "row width",
-					    p->lim->max_cols);
-	if (cap && nw > p->lim->max_values / cap)
-		return abyss_diag_set(p->diag, ABYSS_ETOOBIG, p->line, 0,
-				      "%zu columns x %zu rows exceed the limit "
-				      "max_values = %zu",
-				      nw, cap, p->lim->max_values);
+	if (nw > p->lim->max_cols) {
+		*rc = setitec__diag_toobig(p, 0, "row width", "max_cols",
+					   p->lim->max_cols);
+		return NULL;
+	}
+	if (cap && nw > p->lim->max_values / cap) {
+		*rc = abyss_diag_set(p->diag, ABYSS_ETOOBIG, p->line, 0,
+				     "%zu columns x %zu rows exceed the limit "
+				     "max_values = %zu",
+				     nw, cap, p->lim->max_values);
+		return NULL;
+	}
 	nb = malloc((cap ? cap : 1) * nw * sizeof(double));
-	if (!nb)
-		return abyss_diag_set(p->diag, ABYSS_ENOMEM, p->line, 0,
-				      "out of memory for %zu x %zu samples", nw,
-				      cap);
-	if (*blk)
-		memcpy(nb, *blk, cap * *width * sizeof(double));
-	for (i = cap * *width; i < cap * nw; i++)
+	if (!nb) {
+		*rc = abyss_diag_set(p->diag, ABYSS_ENOMEM, p->line, 0,
+				     "out of memory for %zu x %zu samples", nw,
+				     cap);
+		return NULL;
+	}
+	if (blk)
+		memcpy(nb, blk, cap * width * sizeof(double));
+	for (i = cap * width; i < cap * nw; i++)
 		nb[i] = NAN;
-	free(*blk);
-	*blk = nb;
-	*width = nw;
-	return 0;
+	free(blk);
+	*out_width = nw;
+	return nb;
 }
 
 static int not_a_number(struct setitec__parser *p, const char *cell,
@@ -132,6 +150,8 @@ int setitec__parse_datas(struct setitec__parser *p)
 	const char sep = p->sep;
 	size_t nnames = p->ncells, width, cap, ub = 0, r = 0, maxw = 0, i;
 	size_t prev_w = 0, pos = p->pos;
+	const size_t maxc = p->lim->max_cols;
+	const int all_nl = p->len && b[p->len - 1] == '\n';
 	double *blk = NULL;
 	const char *q;
 	int rc = 0;
@@ -184,40 +204,41 @@ int setitec__parse_datas(struct setitec__parser *p)
 	while (pos < p->len) {
 		const char *s = b + pos, *ls = s, *stop;
 		/* a line that ends in '\n' lets fast_cell run without bounds
-		 * checks: the '\n' stops every loop in it */
-		const char *nl = memchr(s, '\n', (size_t)(e - s));
-		const int sentinel = nl != NULL;
+		 * checks: the '\n' stops every loop in it. Setitec files end
+		 * with '\n', so one test covers every line. */
+		const int sentinel =
+		    all_nl || memchr(s, '\n', (size_t)(e - s)) != NULL;
 		size_t c = 0, w = 0;
 		double v;
 		int k;
 
 		p->line++;
-		if ((size_t)((nl ? nl : e) - s) > p->lim->max_line_bytes) {
-			rc = setitec__diag_toobig(p, p->lim->max_line_bytes + 1,
-						  "line length",
-						  p->lim->max_line_bytes);
-			goto out;
-		}
-		if (*s == '*') {
-			if (setitec__is_title(s, (size_t)((nl ? nl : e) - s))) {
+		if (*s == '*' || r >= cap || !blk) {
+			size_t n = line_len(s, e);
+			if (*s == '*' && setitec__is_title(s, n)) {
 				p->line--; /* leave the title to the caller */
 				break;
 			}
-		}
-		if (r == cap) {
-			/* only reachable when a limit capped the block */
-			size_t n = (size_t)((nl ? nl : e) - s);
-			if (blank_line_is(s, n, sep))
-				goto next_blank;
-			rc = cap == p->lim->max_rows
-				 ? setitec__diag_toobig(p, 0, "data rows",
-							p->lim->max_rows)
-				 : abyss_diag_set(
-				       p->diag, ABYSS_ETOOBIG, p->line, 0,
-				       "the samples exceed the limit "
-				       "max_values = %zu",
-				       p->lim->max_values);
-			goto out;
+			if (blank_line_is(s, n, sep)) {
+				pos = (size_t)(s + n - b) + (s + n < e);
+				continue;
+			}
+			if (r >= cap || !blk) {
+				/* only reachable when a limit capped the
+				 * block */
+				rc = too_long(p, s, e);
+				if (rc == 0 && cap == p->lim->max_rows)
+					rc = setitec__diag_toobig(
+					    p, 0, "data rows", "max_rows",
+					    p->lim->max_rows);
+				else if (rc == 0)
+					rc = abyss_diag_set(
+					    p->diag, ABYSS_ETOOBIG, p->line, 0,
+					    "the samples exceed the limit "
+					    "max_values = %zu",
+					    p->lim->max_values);
+				goto out;
+			}
 		}
 		for (;;) {
 			if (sentinel && fast_cell(s, sep, &stop, &v))
@@ -225,35 +246,46 @@ int setitec__parse_datas(struct setitec__parser *p)
 			else
 				k = setitec__scan_number(s, e, sep, &stop, &v,
 							 &p->cloc);
-			if (k != 0) {
-				if (k < 0) {
-					rc = not_a_number(p, s, stop, ls, c,
-							  names, nnames);
-					goto out;
-				}
-				if (c >= width) {
-					rc = widen(p, &blk, &width, cap, c);
-					if (rc)
-						goto out;
-				}
+			if (k > 0 && c < width) {
 				blk[c * cap + r] = v;
 				w = c + 1;
+			} else if (k > 0) {
+				double *nb;
+				rc = too_long(p, ls, e);
+				if (rc)
+					goto out;
+				nb = widen(p, blk, width, cap, c, &width, &rc);
+				if (!nb)
+					goto out;
+				blk = nb;
+				blk[c * cap + r] = v;
+				w = c + 1;
+			} else if (k < 0) {
+				rc = too_long(p, ls, e);
+				if (rc == 0)
+					rc = not_a_number(p, s, stop, ls, c,
+							  names, nnames);
+				goto out;
 			} else if (c < width) {
 				blk[c * cap + r] = NAN;
 			}
 			c++;
 			s = stop;
-			if (s < e && *s == sep) {
-				s++;
-				if (c >= p->lim->max_cols + 1) {
+			if (s >= e || *s != sep)
+				break;
+			s++;
+			if (c > maxc) {
+				rc = too_long(p, ls, e);
+				if (rc == 0)
 					rc = setitec__diag_toobig(
 					    p, (size_t)(s - ls), "row width",
-					    p->lim->max_cols);
-					goto out;
-				}
-				continue;
+					    "max_cols", maxc);
+				goto out;
 			}
-			break;
+		}
+		if ((size_t)(s - ls) > p->lim->max_line_bytes) {
+			rc = too_long(p, ls, e);
+			goto out;
 		}
 		for (; c < width; c++)
 			blk[c * cap + r] = NAN;
@@ -275,10 +307,6 @@ int setitec__parse_datas(struct setitec__parser *p)
 				maxw = w;
 		}
 		pos = (size_t)(s - b) + (s < e ? 1 : 0);
-		continue;
-	next_blank:
-		s = memchr(s, '\n', (size_t)(e - s));
-		pos = s ? (size_t)(s - b) + 1 : p->len;
 	}
 	p->pos = pos;
 

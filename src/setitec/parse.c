@@ -91,18 +91,10 @@ void abyss_setitec_limits_default(struct abyss_setitec_limits *lim)
 }
 
 int setitec__diag_toobig(struct setitec__parser *p, size_t col,
-			 const char *what, size_t limit)
+			 const char *what, const char *limit_name, size_t limit)
 {
 	return abyss_diag_set(p->diag, ABYSS_ETOOBIG, p->line, col,
-			      "%s exceeds the limit %s = %zu", what,
-			      what[0] == 'l'   ? "max_line_bytes"
-			      : what[0] == 'r' ? "max_cols"
-			      : what[0] == 's' ? "max_sections"
-			      : what[0] == 't' ? "max_tables"
-			      : what[0] == 'v' ? "max_meta_rows"
-			      : what[0] == 'd' ? "max_rows"
-			      : what[0] == 'm' ? "max_values"
-					       : "max_bytes",
+			      "%s exceeds the limit %s = %zu", what, limit_name,
 			      limit);
 }
 
@@ -131,7 +123,7 @@ int setitec__next_line(struct setitec__parser *p)
 	p->pos += p->ln + (nl ? 1 : 0);
 	if (p->ln > p->lim->max_line_bytes)
 		return setitec__diag_toobig(p, p->lim->max_line_bytes + 1,
-					    "line length",
+					    "line length", "max_line_bytes",
 					    p->lim->max_line_bytes);
 	if (p->ln && s[p->ln - 1] == '\r')
 		p->ln--;
@@ -165,7 +157,7 @@ int setitec__split(struct setitec__parser *p)
 			if (n >= nc)
 				return setitec__diag_toobig(
 				    p, (size_t)(s - p->ls) + 1, "row width",
-				    p->lim->max_cols);
+				    "max_cols", p->lim->max_cols);
 			t = realloc(p->cells, nc * sizeof(*t));
 			if (!t)
 				return oom(p);
@@ -182,7 +174,7 @@ int setitec__split(struct setitec__parser *p)
 	while (n && blank_bytes(p->cells[n - 1].s, p->cells[n - 1].n))
 		n--;
 	if (n > p->lim->max_cols)
-		return setitec__diag_toobig(p, 0, "row width",
+		return setitec__diag_toobig(p, 0, "row width", "max_cols",
 					    p->lim->max_cols);
 	p->ncells = n;
 	return 0;
@@ -263,6 +255,7 @@ static int new_section(struct setitec__parser *p, const char *title, size_t tn)
 
 	if (f->nsections >= p->lim->max_sections)
 		return setitec__diag_toobig(p, 0, "section count",
+					    "max_sections",
 					    p->lim->max_sections);
 	if (f->nsections == p->cap_sections) {
 		size_t nc = p->cap_sections ? p->cap_sections * 2 : 16;
@@ -324,7 +317,7 @@ static int new_table(struct setitec__parser *p)
 				const char **v;
 				if (nn > p->lim->max_cols)
 					return setitec__diag_toobig(
-					    p, 0, "row width",
+					    p, 0, "row width", "max_cols",
 					    p->lim->max_cols);
 				v = setitec__grow(&p->pv->arena, t->names,
 						  t->nnames * sizeof(*v),
@@ -345,7 +338,7 @@ static int new_table(struct setitec__parser *p)
 		}
 	}
 	if (p->ntables_total >= p->lim->max_tables)
-		return setitec__diag_toobig(p, 0, "table count",
+		return setitec__diag_toobig(p, 0, "table count", "max_tables",
 					    p->lim->max_tables);
 	if (sec->ntables == p->cap_tables) {
 		size_t nc = p->cap_tables ? p->cap_tables * 2 : 4;
@@ -380,6 +373,8 @@ static int repair_glued_names(struct setitec__parser *p,
 
 	for (i = 0; i < t->nnames && t->nnames < nvalues; i++) {
 		const char *nm = t->names[i], *q;
+		if (!nm)
+			continue;
 		for (q = nm; *q; q++)
 			if (q[0] == ')' && ((q[1] >= 'A' && q[1] <= 'Z') ||
 					    (q[1] >= 'a' && q[1] <= 'z')))
@@ -417,7 +412,7 @@ static int add_row(struct setitec__parser *p)
 	int rc;
 
 	if (p->nmeta_rows >= p->lim->max_meta_rows)
-		return setitec__diag_toobig(p, 0, "value rows",
+		return setitec__diag_toobig(p, 0, "value rows", "max_meta_rows",
 					    p->lim->max_meta_rows);
 	if (t->nrows == 0 && p->ncells > t->nnames) {
 		rc = repair_glued_names(p, t, p->ncells);
@@ -610,6 +605,22 @@ static int parse_all(struct setitec__parser *p)
 			st = AFTER_BLANK;
 			continue;
 		}
+		if (first_cell_has_position(p)) {
+			/* the samples' header without its "*** Datas ***"
+			 * title: the original found it by this cell alone */
+			if (have_datas)
+				return abyss_diag_set(
+				    p->diag, ABYSS_EPARSE, p->line, 1,
+				    "a second 'Position (mm)' header");
+			rc = new_section(p, "Datas", 5);
+			if (rc)
+				return rc;
+			have_datas = 1;
+			rc = setitec__parse_datas(p);
+			if (rc)
+				return rc;
+			continue;
+		}
 		if (st == AFTER_BLANK || st == AFTER_NONE ||
 		    (st == AFTER_VALUES && !has_value_cell(p))) {
 			rc = new_table(p);
@@ -715,8 +726,10 @@ int abyss_setitec_load(const char *path, const struct abyss_setitec_limits *lim,
 	if (!fp) {
 		e = errno;
 		return abyss_diag_set(diag,
-				      e == ENOENT ? ABYSS_ENOENT : ABYSS_EIO, 0,
-				      0, "cannot open: %s", strerror(e));
+				      e == ENOENT   ? ABYSS_ENOENT
+				      : e == ENOMEM ? ABYSS_ENOMEM
+						    : ABYSS_EIO,
+				      0, 0, "cannot open: %s", strerror(e));
 	}
 	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
 		fclose(fp);

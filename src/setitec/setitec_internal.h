@@ -98,7 +98,10 @@ void setitec__quote(char *dst, size_t dn, const char *s, size_t n);
 /* Fills the typed views (general, box, ..., program, step results). */
 int setitec__typed(struct setitec__parser *p);
 
+/* ABYSS_ETOOBIG at the current line: "<what> exceeds the limit
+ * <limit_name> = <limit>". */
 int setitec__diag_toobig(struct setitec__parser *p, size_t col,
-			 const char *what, size_t limit);
+			 const char *what, const char *limit_name,
+			 size_t limit);
 
 #endif

@@ -279,7 +279,6 @@ static long sim__run(struct sim__state *st, struct abyss_hole *h)
 			  fabs(sp->steps[k - 1].rpm - s->rpm) > 0.05 * s->rpm;
 		long first = n;
 
-		code = 0;
 		t_step = 0.0;
 		for (;;) {
 			double tq, th, rec, ntq, nth;

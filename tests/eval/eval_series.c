@@ -90,7 +90,7 @@ static int eval_series(const char *label, const char *dir, enum abyss_method m,
 	tot.n = l1.n = l2.n = 0;
 	abyss_hole_init(&h);
 	while ((de = readdir(d)) != NULL && files < EVAL_MAX_FILES) {
-		char path[4096];
+		char path[8192];
 		struct abyss_estimate e;
 		double dep[2];
 
@@ -142,6 +142,72 @@ static int eval_series(const char *label, const char *dir, enum abyss_method m,
 	eval_print(&l2);
 	printf("\n");
 	return 0;
+}
+
+/* Series made of blocks of `group` consecutive holes on different coupons
+ * (mdb-mql-1: Head Local Counter 1-10, 11-20, ... on one coupon each): one
+ * row per block with the median, IQR and std of the total thickness. */
+static void eval_groups(const char *label, const char *dir, long group,
+			struct abyss_scratch *scratch)
+{
+	static double key[EVAL_MAX_FILES], total[EVAL_MAX_FILES];
+	static struct eval_stat st;
+	struct abyss_estimate_opts opts = {ABYSS_METHOD_GRADIENT, scratch,
+					   NULL};
+	struct abyss_hole h;
+	struct dirent *de;
+	size_t n = 0, i, j;
+	double prev = -INFINITY;
+	DIR *d = opendir(dir);
+
+	if (!d || group < 1)
+		return;
+	abyss_hole_init(&h);
+	while ((de = readdir(d)) != NULL && n < EVAL_MAX_FILES) {
+		char path[8192];
+		struct abyss_estimate e;
+		long local;
+
+		if (!eval_is_xls(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (abyss_hole_load_setitec(path, NULL, &h, NULL) != 0)
+			continue;
+		local = (long)h.local > 0 ? (long)h.local : 1;
+		key[n] =
+		    strtod(h.result_id, NULL) - (double)((local - 1) % group);
+		total[n] = abyss_estimate(&h, &opts, &e, NULL) == 0
+			       ? e.exit.pos_mm - e.entry.pos_mm
+			       : NAN;
+		n++;
+	}
+	closedir(d);
+	abyss_hole_free(&h);
+	printf("\n%s in blocks of %ld holes (by Head Global and Local "
+	       "Counter):\n\n| first counter | holes | found | total median | "
+	       "IQR | std |\n|---|---|---|---|---|---|\n",
+	       label, group);
+	for (;;) { /* distinct keys in increasing order */
+		double k = INFINITY;
+		size_t in = 0;
+
+		for (j = 0; j < n; j++)
+			if (key[j] > prev && key[j] < k)
+				k = key[j];
+		if (isinf(k))
+			break;
+		st.n = 0;
+		for (i = 0; i < n; i++)
+			if (key[i] == k) {
+				in++;
+				if (!isnan(total[i]))
+					st.v[st.n++] = total[i];
+			}
+		printf("| %.0f | %zu | %zu |", k, in, st.n);
+		eval_print(&st);
+		printf("\n");
+		prev = k;
+	}
 }
 
 /* Simulated holes over a grid of stacks, programs and noise levels. */
@@ -223,10 +289,17 @@ int main(int argc, char **argv)
 		abyss_scratch_free(&scratch);
 		return 0;
 	}
-	printf("| series | method | files | entry+exit | transition | total "
-	       "median | IQR | std | layer 1 median | IQR | std | layer 2 "
-	       "median | IQR | std |\n|---|---|---|---|---|---|---|---|---|"
-	       "---|---|---|---|---|\n");
+	for (i = 1; i < argc; i++) {
+		if (!strchr(argv[i], '@')) {
+			printf(
+			    "| series | method | files | entry+exit | "
+			    "transition | total median | IQR | std | layer "
+			    "1 median | IQR | std | layer 2 median | IQR | "
+			    "std |\n|---|---|---|---|---|---|---|---|---|---|"
+			    "---|---|---|---|\n");
+			break;
+		}
+	}
 	for (i = 1; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
 		char label[64];
@@ -238,6 +311,16 @@ int main(int argc, char **argv)
 		}
 		memcpy(label, argv[i], (size_t)(eq - argv[i]));
 		label[eq - argv[i]] = '\0';
+		if (strchr(eq + 1, '@')) { /* NAME=DIR@GROUP */
+			char dir[4096];
+			const char *at = strrchr(eq + 1, '@');
+
+			snprintf(dir, sizeof(dir), "%.*s", (int)(at - eq - 1),
+				 eq + 1);
+			eval_groups(label, dir, strtol(at + 1, NULL, 10),
+				    &scratch);
+			continue;
+		}
 		eval_series(label, eq + 1, ABYSS_METHOD_GRADIENT, &scratch);
 		eval_series(label, eq + 1, ABYSS_METHOD_COMPAT, &scratch);
 	}

@@ -37,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (abyss_sim_validate(&sp, &d) != 0)
 		return 0;
 	for (i = 0; i < sp.nsteps; i++)
-		samples += sp.steps[i].stroke_mm / sp.steps[i].feed_mm_s * 100.0;
+		samples +=
+		    sp.steps[i].stroke_mm / sp.steps[i].feed_mm_s * 100.0;
 	if (samples > 20000.0) /* keep each run fast */
 		return 0;
 	abyss_hole_init(&h);

@@ -11,7 +11,8 @@ for f in tests/fuzz/fuzz_*.c; do
 	t=${t#fuzz_}
 	echo "fuzz: $t"
 	clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc \
-		-fsanitize=fuzzer,address,undefined $f $srcs -ljansson -lm -lpthread \
+		-fsanitize=fuzzer,address,undefined $f $srcs -ljansson \
+		-lcyaml -lyaml -lsqlite3 -lm -lpthread \
 		-o build-fuzz/fuzz_$t
 	mkdir -p tests/fuzz/corpus/$t
 	build-fuzz/fuzz_$t -max_total_time="$secs" -max_len=1048576 \

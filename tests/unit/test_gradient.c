@@ -1,27 +1,25 @@
 /*
  * test_gradient.c - the gradient estimator against simulated ground truth
  * (stacks, programs, noise), its failure reasons, its invariances, and its
- * coverage and precision on the real series (skipped without the data or
- * before the Setitec parser is in the tree).
+ * coverage and precision on the real series (skipped without the data), and
+ * the simulator's file and MQTT round trips through the real readers.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "abyss/depth.h"
 #include "abyss/gradient.h"
+#include "abyss/hole_io.h"
+#include "abyss/message.h"
+#include "abyss/setitec.h"
 #include "abyss/sim.h"
 #include "testutil.h"
-
-#if defined(__has_include)
-#if __has_include("abyss/setitec.h")
-#include <dirent.h>
-
-#include "abyss/setitec.h"
-#define HAVE_SETITEC 1
-#endif
-#endif
 
 static const char *const stacks[] = {"CFRP:8,Ti:12", "CFRP:10,Ti:6",
 				     "Ti:5,CFRP:9",  "CFRP:15",
@@ -43,8 +41,8 @@ static int estimate(const struct abyss_hole *h, struct abyss_scratch *s,
 }
 
 /* Every stack x program x noise level x 8 seeds: all keypoints found, the
- * layer count right, every position within 0.45 mm of the truth and the
- * mean error below 0.2 mm (measured: max 0.40, mean 0.11 at noise 1). */
+ * layer count right, every position within 0.4 mm of the truth and the mean
+ * error below 0.05 mm (measured: max 0.31, mean 0.021). */
 static void test_gradient_matches_simulated_truth(void **state)
 {
 	static const double noise[] = {0.0, 0.5, 1.0};
@@ -97,7 +95,7 @@ static void test_gradient_matches_simulated_truth(void **state)
 							   t.transition_mm[0]
 						     : 0.0;
 					for (i = 0; i < 3; i++) {
-						if (fabs(err[i]) > 0.45)
+						if (fabs(err[i]) > 0.4)
 							fail_msg(
 							    "%s %s noise %g "
 							    "seed %d: keypoint "
@@ -117,7 +115,7 @@ static void test_gradient_matches_simulated_truth(void **state)
 	print_message("gradient vs truth: %zu keypoints, mean %.3f mm, max "
 		      "%.3f mm\n",
 		      n, sum / (double)n, worst);
-	assert_true(sum / (double)n < 0.2);
+	assert_true(sum / (double)n < 0.05);
 	abyss_hole_free(&h);
 	abyss_scratch_free(&s);
 }
@@ -296,7 +294,6 @@ static void test_gradient_reuses_scratch(void **state)
 	abyss_hole_free(&h);
 }
 
-#ifdef HAVE_SETITEC
 struct series_result {
 	size_t files, found, trans;
 	double total[1024];
@@ -355,8 +352,9 @@ static double series_iqr(const struct series_result *r)
 	return r->total[(r->found * 3) / 4] - r->total[r->found / 4];
 }
 
-/* Measured (docs/gradient-eval.md): TUHH V9 20/20 found, total 14.97 mm,
- * IQR 0.18; V8 80/80, 14.87, IQR 0.05; MDB 3/3; HAM_lower 3/3, 21.09. */
+/* Measured (docs/gradient-eval.md): TUHH V9 20/20 found, total 14.95 mm,
+ * IQR 0.11; V8 80/80, 14.85, IQR 0.06; V6 149/150, IQR 0.10; MDB 3/3;
+ * HAM_lower 3/3, 21.04, IQR 0.05. */
 static void test_gradient_real_series_coverage(void **state)
 {
 	struct series_result *r;
@@ -367,14 +365,20 @@ static void test_gradient_real_series_coverage(void **state)
 	assert_int_equal(r->files, 20);
 	assert_int_equal(r->found, r->files);
 	assert_int_equal(r->trans, r->files);
-	ASSERT_NEAR(r->total[r->found / 2], 14.97, 0.3);
-	assert_true(series_iqr(r) < 0.4);
+	ASSERT_NEAR(r->total[r->found / 2], 14.95, 0.3);
+	assert_true(series_iqr(r) < 0.3);
 
 	r = run_series("abyss/test_data/TUHH/008_V8");
 	REQUIRE_DATA(r);
 	assert_int_equal(r->found, r->files);
-	ASSERT_NEAR(r->total[r->found / 2], 14.87, 0.3);
-	assert_true(series_iqr(r) < 0.15);
+	ASSERT_NEAR(r->total[r->found / 2], 14.85, 0.3);
+	assert_true(series_iqr(r) < 0.12);
+
+	r = run_series("abyss/test_data/TUHH/006_V6");
+	REQUIRE_DATA(r);
+	assert_int_equal(r->files, 150);
+	assert_true(r->found >= 147); /* 149: one did not break through */
+	assert_true(series_iqr(r) < 0.2);
 
 	r = run_series("abyss/test_data/MDB");
 	REQUIRE_DATA(r);
@@ -386,8 +390,8 @@ static void test_gradient_real_series_coverage(void **state)
 	REQUIRE_DATA(r);
 	assert_int_equal(r->found, r->files);
 	assert_int_equal(r->trans, r->files);
-	ASSERT_NEAR(r->total[r->found / 2], 21.09, 0.3);
-	assert_true(series_iqr(r) < 0.3);
+	ASSERT_NEAR(r->total[r->found / 2], 21.04, 0.3);
+	assert_true(series_iqr(r) < 0.25);
 }
 
 /* The simulator's v9 file read back by the real parser is the same hole. */
@@ -437,7 +441,59 @@ static void test_gradient_sim_file_round_trip(void **state)
 	abyss_hole_free(&h);
 	abyss_hole_free(&back);
 }
-#endif
+/* The simulator's hole as MQTT messages, read back by the message loader:
+ * same samples, same estimate. */
+static void test_gradient_sim_mqtt_round_trip(void **state)
+{
+	static const char *const names[3] = {"ResultManagement.json",
+					     "Trace.json", "Heads.json"};
+	struct abyss_sim_spec sp;
+	struct abyss_hole h, back;
+	struct abyss_estimate e1, e2;
+	struct abyss_diag d;
+	char dir[] = "/tmp/abyss_sim_mq_XXXXXX", path[256], *msg[3];
+	size_t i;
+
+	(void)state;
+	abyss_sim_default(&sp);
+	abyss_hole_init(&h);
+	abyss_hole_init(&back);
+	abyss_diag_init(&d);
+	assert_int_equal(abyss_sim_hole(&sp, 12, &h, NULL), 0);
+	assert_int_equal(
+	    abyss_hole_to_msgs(&h, NULL, &msg[0], &msg[1], &msg[2]), 0);
+	assert_non_null(mkdtemp(dir));
+	for (i = 0; i < 3; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		fputs(msg[i], f);
+		fclose(f);
+		free(msg[i]);
+	}
+	if (abyss_hole_from_msg_folder(dir, NULL, &back, &d) != 0)
+		fail_msg("%s: %s", d.file, d.msg);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		remove(path);
+	}
+	rmdir(dir);
+	assert_int_equal(back.n, h.n);
+	for (i = 0; i < h.n; i++) {
+		assert_true(back.torque_a[i] == h.torque_a[i]);
+		assert_true(fabs(back.position_mm[i]) ==
+			    fabs(h.position_mm[i]));
+	}
+	assert_int_equal(estimate(&h, NULL, &e1), 0);
+	assert_int_equal(estimate(&back, NULL, &e2), 0);
+	ASSERT_NEAR(e1.entry.pos_mm, e2.entry.pos_mm, 1e-9);
+	ASSERT_NEAR(e1.transition.pos_mm, e2.transition.pos_mm, 1e-9);
+	ASSERT_NEAR(e1.exit.pos_mm, e2.exit.pos_mm, 1e-9);
+	abyss_hole_free(&h);
+	abyss_hole_free(&back);
+}
 
 int main(void)
 {
@@ -448,10 +504,9 @@ int main(void)
 	    cmocka_unit_test(test_gradient_reasons_when_not_found),
 	    cmocka_unit_test(test_gradient_ignores_retract_and_nan),
 	    cmocka_unit_test(test_gradient_reuses_scratch),
-#ifdef HAVE_SETITEC
 	    cmocka_unit_test(test_gradient_real_series_coverage),
 	    cmocka_unit_test(test_gradient_sim_file_round_trip),
-#endif
+	    cmocka_unit_test(test_gradient_sim_mqtt_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "abyss/hole.h"
 #include "abyss/setitec.h"
@@ -142,6 +143,59 @@ static void test_setitec_every_data_file(void **state)
 	assert_true(w.xls >= 700);
 	assert_true(w.curve >= 2);
 	assert_true(w.notsetitec >= 10);
+}
+
+/* ---- one row per variant: figures from original-system.md §2.3, §3.6, §6
+ * and checked with awk on the files ---------------------------------- */
+
+static void test_setitec_variant_table(void **state)
+{
+	static const struct {
+		const char *rel;
+		int version;
+		size_t nsamples, ncolumns, nprogram, nstep_results;
+		double first, last;
+		const char *firmware;
+	} v[] = {
+	    {"abyss/test_data/TUHH/009_V9/V9_001.xls", 4, 571, 12, 5, 0, -0.912,
+	     -25.027, "V 3.1.2"},
+	    {"abyss/test_data/UNK/E00401008506DBD6_ST00234275_ST_27917_11978."
+	     "xls",
+	     7, 936, 11, 4, 4, -2.938, -49.982, "V 3.1.5.5"},
+	    {"abyss/test_data/UNK/MQTT_to_XLS_17070144_30221.xls", 9, 1800, 9,
+	     5, 4, -0.671, -26.748, "V 3.2.2.1"},
+	    {"abyss/test_data/UNK/2312041_23120041_ST_1378_95.xls", 9, 2391, 9,
+	     4, 4, -0.637, -34.954, "V 3.2.2.1"},
+	    {"abyss/src/abyss/test_data/data_20250326/"
+	     "17070141_17070141_ST_59_55.xls",
+	     9, 1860, 9, 4, 4, -0.642, -32.211, "V 3.2.2.1"},
+	    {"abyss/src/abyss/test_data/"
+	     "setitecgabriele_E00401009F45BACA_114-V3-003-MQ_ST_417_7.xls",
+	     9, 9697, 9, 4, 3, -0.544, -44.25, "V 3.2.2.1"},
+	    {"abyss/src/abyss/dev_data/mdb-mql-1/"
+	     "E00401009F45C395_114-V3-002-MQ_ST_1874_1.xls",
+	     9, 8366, 9, 4, 3, -0.551, -36.651, "V 3.2.2.1"},
+	    {"abyss/test_data/MDB/17070143_17070143_ST_885_99.xls", 9, 2308, 9,
+	     5, 4, -0.642, -31.865, "V 3.2.2.1"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct abyss_setitec *f;
+		const double *pos;
+		LOAD_OR_SKIP(f, v[i].rel);
+		assert_int_equal(f->general.version, v[i].version);
+		assert_int_equal(f->nsamples, v[i].nsamples);
+		assert_int_equal(f->ncolumns, v[i].ncolumns);
+		assert_int_equal(f->nprogram, v[i].nprogram);
+		assert_int_equal(f->nstep_results, v[i].nstep_results);
+		assert_string_equal(f->box.firmware, v[i].firmware);
+		pos = abyss_setitec_column(f, "Position (mm)");
+		assert_true(pos[0] == v[i].first);
+		assert_true(pos[f->nsamples - 1] == v[i].last);
+		abyss_setitec_free(f);
+	}
 }
 
 /* ---- v9: MDB ----------------------------------------------------------- */
@@ -690,10 +744,141 @@ static void test_setitec_number_matches_strtod(void **state)
 	}
 }
 
+/* The Datas loop has its own fast path: check it against strtod on many
+ * random cells of every shape (short and long mantissas, comma and dot,
+ * signs, leading spaces), in a last row with and without a final '\n'. */
+static void test_setitec_datas_numbers_match_strtod(void **state)
+{
+	enum { ROWS = 4000, COLS = 5 };
+	static char txt[ROWS * COLS * 32 + 256];
+	static double ref[ROWS * COLS];
+	unsigned long long x = 0x2545F4914F6CDD1DULL;
+	struct abyss_setitec *f = NULL;
+	struct abyss_diag d;
+	size_t o, r, c, n;
+	int pass;
+
+	(void)state;
+	for (pass = 0; pass < 2; pass++) {
+		o = (size_t)snprintf(
+		    txt, sizeof(txt),
+		    "*** Datas ***\nPosition (mm)\tA\tB\tC\tD\n");
+		for (r = 0; r < ROWS; r++) {
+			for (c = 0; c < COLS; c++) {
+				char num[40], clean[40];
+				unsigned long long m;
+				int k, len, neg;
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				m = x >> (x % 61);
+				k = (int)((x >> 20) % 19);
+				neg = (int)((x >> 40) & 1);
+				len = snprintf(num, sizeof(num), "%llu", m);
+				if (k >= len)
+					k = len - 1;
+				snprintf(clean, sizeof(clean), "%s%.*s.%s",
+					 neg ? "-" : "", len - k, num,
+					 num + len - k);
+				ref[r * COLS + c] = strtod(clean, NULL);
+				o += (size_t)snprintf(
+				    txt + o, sizeof(txt) - o, "%s%s%.*s%c%s",
+				    c ? "\t" : "",
+				    (x >> 50) % 7 == 0 ? " " : "",
+				    (int)strlen(clean) - k - 1, clean,
+				    (x >> 53) & 1 ? ',' : '.', num + len - k);
+			}
+			o += (size_t)snprintf(txt + o, sizeof(txt) - o, "\n");
+		}
+		n = pass ? o - 1 : o; /* pass 1: no final line end */
+		assert_int_equal(abyss_setitec_parse(txt, n, NULL, &f, &d), 0);
+		assert_int_equal(f->nsamples, ROWS);
+		for (r = 0; r < ROWS; r++)
+			for (c = 0; c < COLS; c++)
+				if (f->columns[c].values[r] !=
+				    ref[r * COLS + c])
+					fail_msg("row %zu col %zu: %.17g != "
+						 "%.17g",
+						 r, c, f->columns[c].values[r],
+						 ref[r * COLS + c]);
+		abyss_setitec_free(f);
+	}
+}
+
+/* ---- abyss inspect (the binary built next to the tests) ----------------- */
+
+static int run_cmd(const char *cmd, char *out, size_t n)
+{
+	FILE *pp = popen(cmd, "r");
+	size_t got;
+
+	if (!pp)
+		return -1;
+	got = fread(out, 1, n - 1, pp);
+	out[got] = '\0';
+	return pclose(pp);
+}
+
+static void test_setitec_inspect_cli(void **state)
+{
+	const char *p = data_path(
+	    "abyss/src/abyss/test_data/data0/23120040_23120040_ST_2409_59.xls");
+	const char *build = getenv("BUILD");
+	static char out[1 << 20];
+	char cmd[8192], bin[4096];
+	json_t *o, *cols;
+	json_error_t je;
+	struct stat st;
+	int rc;
+
+	(void)state;
+	REQUIRE_DATA(p);
+	snprintf(bin, sizeof(bin), "%s/abyss", build ? build : "build");
+	if (stat(bin, &st) != 0)
+		skip();
+	snprintf(cmd, sizeof(cmd), "%s inspect --json '%s'", bin, p);
+	rc = run_cmd(cmd, out, sizeof(out));
+	assert_int_equal(rc, 0);
+	o = json_loads(out, 0, &je);
+	assert_non_null(o);
+	assert_int_equal(json_integer_value(json_object_get(o, "version")), 11);
+	assert_int_equal(json_integer_value(json_object_get(o, "samples")),
+			 492);
+	assert_true(json_real_value(json_object_get(o, "duration_s")) == 4.92);
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_array_get(json_object_get(o, "step_results"), 1),
+		"stop_names")),
+	    "STROKE_MAX");
+	cols = json_object_get(o, "columns");
+	assert_int_equal(json_array_size(cols), 10);
+	assert_true(json_real_value(json_object_get(json_array_get(cols, 0),
+						    "max")) == -0.706);
+	json_decref(o);
+
+	snprintf(cmd, sizeof(cmd), "%s inspect '%s'", bin, p);
+	assert_int_equal(run_cmd(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "STROKE_LIMIT"));
+	assert_non_null(strstr(out, "samples:   492 at 100 Hz = 4.92 s"));
+
+	/* errors: file:line:col: message on stderr, exit 3 */
+	snprintf(cmd, sizeof(cmd), "%s inspect /nonexistent.xls 2>&1", bin);
+	rc = run_cmd(cmd, out, sizeof(out));
+	assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 3);
+	assert_non_null(strstr(out, "/nonexistent.xls: cannot open"));
+	snprintf(cmd, sizeof(cmd), "%s inspect 2>/dev/null", bin);
+	rc = run_cmd(cmd, out, sizeof(out));
+	assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+	snprintf(cmd, sizeof(cmd), "%s inspect --help", bin);
+	assert_int_equal(run_cmd(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "--json"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_setitec_every_data_file),
+	    cmocka_unit_test(test_setitec_variant_table),
 	    cmocka_unit_test(test_setitec_v9_mdb_values),
 	    cmocka_unit_test(test_setitec_v4_split_header_and_inf),
 	    cmocka_unit_test(test_setitec_v7_head_subtables),
@@ -708,6 +893,8 @@ int main(void)
 	    cmocka_unit_test(test_setitec_hole_load_sets_source),
 	    cmocka_unit_test(test_setitec_number_rules),
 	    cmocka_unit_test(test_setitec_number_matches_strtod),
+	    cmocka_unit_test(test_setitec_datas_numbers_match_strtod),
+	    cmocka_unit_test(test_setitec_inspect_cli),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

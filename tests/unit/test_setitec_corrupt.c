@@ -386,6 +386,26 @@ static void test_setitec_corrupt_odd_but_valid(void **state)
 	guard_free(g, sizeof(txt) - 1);
 }
 
+static void test_setitec_corrupt_datas_without_title(void **state)
+{
+	static const char txt[] = "*** General Infos ***\nVersion\n9\n\t\n"
+				  "*** Step Results ***\n"
+				  "Step Number\tStop Code\n1,000\t64,000\n"
+				  "Position (mm)\tI Torque (A)\n"
+				  "-0,673\t-0,049\n-0,700\t0,012\n";
+	struct abyss_setitec *f = NULL;
+	struct abyss_diag d;
+
+	(void)state;
+	assert_int_equal(
+	    abyss_setitec_parse(txt, sizeof(txt) - 1, NULL, &f, &d), 0);
+	assert_int_equal(f->nsamples, 2);
+	assert_int_equal(f->nstep_results, 1);
+	assert_string_equal(f->sections[f->nsections - 1].title, "Datas");
+	assert_int_equal(f->data_line, 8);
+	abyss_setitec_free(f);
+}
+
 static void test_setitec_corrupt_load_errors(void **state)
 {
 	struct abyss_setitec *f = NULL;
@@ -414,6 +434,7 @@ int main(void)
 	    cmocka_unit_test(test_setitec_corrupt_last_row_cut),
 	    cmocka_unit_test(test_setitec_corrupt_limits),
 	    cmocka_unit_test(test_setitec_corrupt_odd_but_valid),
+	    cmocka_unit_test(test_setitec_corrupt_datas_without_title),
 	    cmocka_unit_test(test_setitec_corrupt_load_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
