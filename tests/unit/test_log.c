@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "abyss/config.h"
 #include "service/log.h"
 
 /* 2026-11-25T16:00:00.123Z */
@@ -217,7 +218,15 @@ static void test_log_levels_at_run_time(void **state)
 	abyss_log_stats(s->lg, &st);
 	assert_int_equal(st.lines, 2);
 
-	/* The configuration's level values (10..50) are ours. */
+	/* The configuration's level and format values are ours, so a
+	 * configured value is passed through unchanged. */
+	assert_int_equal(ABYSS_LOG_DEBUG, ABYSS_LOGL_DEBUG);
+	assert_int_equal(ABYSS_LOG_INFO, ABYSS_LOGL_INFO);
+	assert_int_equal(ABYSS_LOG_WARNING, ABYSS_LOGL_WARN);
+	assert_int_equal(ABYSS_LOG_ERROR, ABYSS_LOGL_ERROR);
+	assert_int_equal(ABYSS_LOG_CRITICAL, ABYSS_LOGL_CRITICAL);
+	assert_int_equal(ABYSS_LOG_LOGFMT, ABYSS_LOGF_LOGFMT);
+	assert_int_equal(ABYSS_LOG_JSON, ABYSS_LOGF_JSON);
 	assert_int_equal(abyss_log_level_parse("WARNING", &lv), 0);
 	assert_int_equal(lv, 30);
 	assert_int_equal(abyss_log_level_parse("warn", &lv), 0);
