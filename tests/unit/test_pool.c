@@ -478,6 +478,45 @@ static void test_pool_free_with_stuck_thread(void **state)
 	free(c);
 }
 
+static void test_pool_free_skips_useless_attempt(void **state)
+{
+	/* Attempt 1 is abandoned at 150 ms and wins at 250 ms; the retry,
+	 * still inside its deadline, can only produce a result that would be
+	 * thrown away, so free must not wait the 2 s it takes. */
+	struct abyss_pool_opts o = {.nworkers = 1,
+				    .queue_cap = 4,
+				    .deadline_ms = 150,
+				    .max_retries = 1,
+				    .max_spare = 1};
+	static struct job j = {
+	    .id = 0, .sleep_ms = {250, 2000}, .no_result = 1};
+	struct abyss_pool *p;
+	struct ctx *c = calloc(1, sizeof(*c));
+	struct timespec t0, t1;
+	int i;
+
+	(void)state;
+	assert_non_null(c);
+	ctx_init(c);
+	assert_int_equal(abyss_pool_new(&o, &ops, c, &p), 0);
+	assert_int_equal(abyss_pool_submit(p, 0, &j, 1), 0);
+	pump_until(p, c, 1, 5000);
+	assert_int_equal(c->ndone, 1);
+	assert_int_equal(c->status[0], 0);
+	assert_int_equal(atomic_load(&c->runs), 2);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	abyss_pool_free(p);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 +
+			(t1.tv_nsec - t0.tv_nsec) / 1000000 <
+		    1000);
+	for (i = 0; i < 400 && atomic_load(&c->returned) < 2; i++)
+		sleep_ms(10);
+	assert_int_equal(atomic_load(&c->returned), 2);
+	sleep_ms(50);
+	free(c);
+}
+
 static void test_pool_no_loss_100k(void **state)
 {
 	enum { N = 100000, KEYS = 16 };
@@ -557,6 +596,7 @@ int main(void)
 	    cmocka_unit_test(test_pool_drain_deadline),
 	    cmocka_unit_test(test_pool_drain_finishes_in_flight),
 	    cmocka_unit_test(test_pool_free_with_stuck_thread),
+	    cmocka_unit_test(test_pool_free_skips_useless_attempt),
 	    cmocka_unit_test(test_pool_no_loss_100k),
 	    cmocka_unit_test(test_pool_key_and_args),
 	};
