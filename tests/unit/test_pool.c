@@ -517,6 +517,63 @@ static void test_pool_free_skips_useless_attempt(void **state)
 	free(c);
 }
 
+/* Watchdog, retries, late winners and per-key holding all at once: some
+ * jobs are stuck once (then retried), some every time (then fail). Every
+ * job must still come back exactly once, in per-key order. */
+static void test_pool_watchdog_under_load(void **state)
+{
+	enum { N = 200, KEYS = 4 };
+	struct abyss_pool_opts o = {.nworkers = 2,
+				    .queue_cap = 16,
+				    .deadline_ms = 100,
+				    .max_retries = 1,
+				    .max_spare = 4};
+	struct job *jobs = calloc(N, sizeof(*jobs));
+	int count[N] = {0}, last[KEYS];
+	struct abyss_pool *p;
+	struct abyss_pool_stats st;
+	struct ctx c;
+	int i, rc, want_fail = 0;
+
+	(void)state;
+	assert_non_null(jobs);
+	ctx_init(&c);
+	c.count = count;
+	c.last_by_key = last;
+	for (i = 0; i < KEYS; i++)
+		last[i] = -1;
+	assert_int_equal(abyss_pool_new(&o, &ops, &c, &p), 0);
+	for (i = 0; i < N; i++) {
+		jobs[i].id = i;
+		jobs[i].key = i % KEYS;
+		if (i % 40 == 7) { /* stuck once: the retry succeeds */
+			jobs[i].sleep_ms[0] = 250;
+		} else if (i % 40 == 23) { /* stuck twice: fails */
+			jobs[i].sleep_ms[0] = 250;
+			jobs[i].sleep_ms[1] = 250;
+			want_fail++;
+		}
+		while ((rc = abyss_pool_submit(p, (uint64_t)jobs[i].key,
+					       &jobs[i], 1)) == ABYSS_EFULL)
+			pump(p, 50);
+		assert_int_equal(rc, 0);
+	}
+	assert_int_equal(abyss_pool_drain(p, 20000), 0);
+	assert_int_equal(c.ndone, N);
+	for (i = 0; i < N; i++)
+		assert_int_equal(count[i], 1);
+	assert_int_equal(c.order_bad, 0);
+	assert_int_equal(c.wrong_thread, 0);
+	wait_abandoned(p, 5000);
+	abyss_pool_stats(p, &st);
+	/* A loaded machine may stall a quick attempt too, so only bounds. */
+	assert_true(st.stuck >= (uint64_t)(N / 40 + 2 * want_fail));
+	assert_true(st.failed >= (uint64_t)want_fail);
+	assert_int_equal(st.held, 0);
+	abyss_pool_free(p);
+	free(jobs);
+}
+
 static void test_pool_no_loss_100k(void **state)
 {
 	enum { N = 100000, KEYS = 16 };
@@ -597,6 +654,7 @@ int main(void)
 	    cmocka_unit_test(test_pool_drain_finishes_in_flight),
 	    cmocka_unit_test(test_pool_free_with_stuck_thread),
 	    cmocka_unit_test(test_pool_free_skips_useless_attempt),
+	    cmocka_unit_test(test_pool_watchdog_under_load),
 	    cmocka_unit_test(test_pool_no_loss_100k),
 	    cmocka_unit_test(test_pool_key_and_args),
 	};
