@@ -148,9 +148,10 @@ static void test_log_typed_fields_and_ctx(void **state)
 {
 	struct sink *s = calloc(1, sizeof(*s));
 	const struct abyss_log_field f[] = {
-	    ABYSS_LF_INT("n", -42),	 ABYSS_LF_DBL("ms", 12.5),
-	    ABYSS_LF_DBL("nan", NAN),	 ABYSS_LF_BOOL("ok", 1),
-	    ABYSS_LF_STR("tool", "a b"),
+	    ABYSS_LF_INT("n", -42),	    ABYSS_LF_DBL("ms", 12.5),
+	    ABYSS_LF_DBL("nan", NAN),	    ABYSS_LF_BOOL("ok", 1),
+	    ABYSS_LF_STR("tool", "a b"),    ABYSS_LF_DBL("tenth", 0.1),
+	    ABYSS_LF_DBL("third", 1.0 / 3), ABYSS_LF_DBL("inf", -INFINITY),
 	};
 	struct abyss_log_ctx c;
 	json_t *j;
@@ -159,12 +160,13 @@ static void test_log_typed_fields_and_ctx(void **state)
 	(void)state;
 	assert_non_null(s);
 	sink_open(s, ABYSS_LOGF_JSON, ABYSS_LOGL_INFO, 0, 0);
-	abyss_log_fields(s->lg, ABYSS_LOGL_INFO, "typed", f, 5);
+	abyss_log_fields(s->lg, ABYSS_LOGL_INFO, "typed", f, 8);
 	assert_string_equal(sink_read(s),
 			    "{\"ts\":\"2026-11-25T16:00:00.123Z\","
 			    "\"level\":\"info\",\"msg\":\"typed\",\"n\":-42,"
 			    "\"ms\":12.5,\"nan\":null,\"ok\":true,"
-			    "\"tool\":\"a b\"}\n");
+			    "\"tool\":\"a b\",\"tenth\":0.1,"
+			    "\"third\":0.3333333333333333,\"inf\":null}\n");
 
 	abyss_log_ctx_init(&c, s->lg);
 	assert_int_equal(abyss_log_ctx_add(&c, "hole", "T1#7"), 0);
@@ -184,10 +186,11 @@ static void test_log_typed_fields_and_ctx(void **state)
 
 	/* logfmt renders the same typed fields bare. */
 	sink_open(s, ABYSS_LOGF_LOGFMT, ABYSS_LOGL_INFO, 0, 0);
-	abyss_log_fields(s->lg, ABYSS_LOGL_INFO, "typed", f, 5);
+	abyss_log_fields(s->lg, ABYSS_LOGL_INFO, "typed", f, 8);
 	assert_string_equal(sink_read(s),
 			    "ts=2026-11-25T16:00:00.123Z level=info msg=typed "
-			    "n=-42 ms=12.5 nan=NaN ok=true tool=\"a b\"\n");
+			    "n=-42 ms=12.5 nan=NaN ok=true tool=\"a b\" "
+			    "tenth=0.1 third=0.3333333333333333 inf=-Inf\n");
 	sink_close(s);
 	free(s);
 }
