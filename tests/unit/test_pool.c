@@ -299,18 +299,20 @@ static void test_pool_watchdog_retry_succeeds(void **state)
 	pump_until(p, &c, 1, 5000);
 	assert_int_equal(c.ndone, 1);
 	assert_int_equal(c.status[0], 0);
-	assert_int_equal(c.result[0], 2); /* the retry's result */
+	assert_true(c.result[0] >= 2); /* a retry's result */
 	assert_true(c.nstuck >= 1);
 	assert_int_equal(c.actions[0], ABYSS_POOL_RETRIED);
 	wait_abandoned(p, 5000);
 	abyss_pool_stats(p, &st);
-	assert_int_equal(st.stuck, 1);
-	assert_int_equal(st.retried, 1);
-	assert_int_equal(st.late, 1);
+	/* Exactly one stuck attempt on an idle machine; a loaded one may
+	 * stall the instant retry too, hence the bounds. */
+	assert_true(st.stuck >= 1);
+	assert_true(st.retried >= 1);
+	assert_true(st.late >= 1);
 	assert_int_equal(st.failed, 0);
 	assert_int_equal(st.abandoned, 0);
 	/* The late attempt's result lost the race and was freed. */
-	assert_int_equal(atomic_load(&c.results_freed), 1);
+	assert_true(atomic_load(&c.results_freed) >= 1);
 	assert_int_equal(c.wrong_thread, 0);
 	abyss_pool_free(p);
 }
@@ -339,15 +341,15 @@ static void test_pool_watchdog_fails_after_retries(void **state)
 	assert_int_equal(c.status[0], ABYSS_ETIMEOUT);
 	assert_int_equal(c.result[0], -1);
 	assert_int_equal(c.status[1], 0);
-	assert_int_equal(c.nstuck, 2);
+	assert_true(c.nstuck >= 2);
 	assert_int_equal(c.actions[0], ABYSS_POOL_RETRIED);
 	assert_int_equal(c.actions[1], ABYSS_POOL_FAILED);
 	wait_abandoned(p, 5000);
 	abyss_pool_stats(p, &st);
 	assert_int_equal(st.failed, 1);
 	assert_true(st.spawned >= 1);
-	assert_int_equal(st.late, 2);
-	assert_int_equal(atomic_load(&c.results_freed), 2);
+	assert_true(st.late >= 2);
+	assert_true(atomic_load(&c.results_freed) >= 2);
 	/* Back to nworkers once the stuck threads returned. */
 	assert_int_equal(st.threads, 1);
 	abyss_pool_free(p);
