@@ -166,6 +166,17 @@ float *abyss_nn_grads(struct abyss_nn_model *m);
  * same masks); eval mode (the default) turns it off. */
 void abyss_nn_set_train(struct abyss_nn_model *m, int train, uint64_t seed);
 
+/* OpenMP threads abyss_nn_forward/backward use on this model (default 1;
+ * clamped to 1..ABYSS_NN_MAX_THREADS; without OpenMP in the build, always
+ * one). Results are bit-identical for every thread count: each output is
+ * computed by one thread in a fixed order. */
+#define ABYSS_NN_MAX_THREADS 256
+void abyss_nn_set_threads(struct abyss_nn_model *m, int n);
+int abyss_nn_threads(const struct abyss_nn_model *m);
+/* Name of the kernel variant chosen for this CPU at first use:
+ * "avx512", "avx2+fma" or "portable". */
+const char *abyss_nn_isa(void);
+
 /* Forward pass on B windows past_values [B,T,C] (B <= max_batch). When pred
  * is not NULL, the de-scaled prediction [B,H,C] is copied there; it also
  * stays readable through abyss_nn_output(). Errors: ABYSS_EINVAL, ABYSS_ETOOBIG

@@ -11,130 +11,43 @@
 
 /* ---- matmul ------------------------------------------------------------ */
 
-/* Blocked so the inner loops are elementwise over a block of BLK columns
- * (the compiler vectorises them without reassociating anything, so the
- * result does not depend on the instruction set) while every sum is kept
- * in double. */
-#define BLK 64
-/* below this many multiply-adds a kernel stays on one thread */
-#define PAR_MIN ((size_t)1 << 16)
-
 /* Row-parallel loops: every output element is owned by one thread and
  * summed in a fixed order, so results are bit-identical for any thread
- * count (checked: 1, 2, 3 threads give the same predictions and gradients).
- * Off by default (define ABYSS_NN_OPENMP, with -fopenmp, to enable): on a
- * loaded shared machine OpenMP's spinning threads cost more than they
- * bring; the threading policy belongs to the speed work. */
-#ifdef ABYSS_NN_OPENMP
-#define NN_PARALLEL_FOR _Pragma("omp parallel for if (par) schedule(static)")
+ * count. The thread count is the calling thread's nn__threads() (1 unless
+ * the model was given more), so nothing spins when threads are not asked
+ * for. */
+#ifdef _OPENMP
+#define NN_PARALLEL_FOR                                                        \
+	_Pragma("omp parallel for if (par) num_threads(nt) schedule(static)")
 #else
 #define NN_PARALLEL_FOR
 #endif
+/* below this many multiply-adds a kernel stays on one thread */
+#define PAR_MIN ((size_t)1 << 16)
+#define BLK	64
 
-/* One output: four interleaved partial sums over i, combined in a fixed
- * order. */
-static float dot_row(const float *x, const float *wr, size_t IC, double bias)
-{
-	double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
-	size_t i;
-
-	for (i = 0; i + 4 <= IC; i += 4) {
-		a0 += (double)x[i] * (double)wr[i];
-		a1 += (double)x[i + 1] * (double)wr[i + 1];
-		a2 += (double)x[i + 2] * (double)wr[i + 2];
-		a3 += (double)x[i + 3] * (double)wr[i + 3];
-	}
-	for (; i < IC; i++)
-		a0 += (double)x[i] * (double)wr[i];
-	return (float)(bias + ((a0 + a1) + (a2 + a3)));
-}
-
-void nn__matmul_forward(float *out, const float *inp, const float *w,
-			const float *b, size_t N, size_t IC, size_t OC)
-{
-	int par = N * IC * OC > PAR_MIN;
-	long n;
-
-	(void)par;
-	/* each output row is computed by one thread in a fixed order, so
-	 * the result is the same for any number of threads. (Sharing weight
-	 * rows across 4 input rows was tried: slower with SSE2 doubles.) */
-	NN_PARALLEL_FOR
-	for (n = 0; n < (long)N; n++) {
-		const float *x = inp + (size_t)n * IC;
-		float *y = out + (size_t)n * OC;
-		size_t o;
-
-		for (o = 0; o < OC; o++)
-			y[o] =
-			    dot_row(x, w + o * IC, IC, b ? (double)b[o] : 0.0);
-	}
-}
+/* The forward product lives in gemm.c (packed, SIMD). */
 
 void nn__matmul_backward(float *dinp, float *dw, float *db, const float *dout,
 			 const float *inp, const float *w, size_t N, size_t IC,
 			 size_t OC)
 {
-	int par = N * IC * OC > PAR_MIN;
-	long n, o;
+	size_t o, nn;
 
-	(void)par;
-	if (dinp) {
-		/* dinp[n, i] += sum_o dout[n, o] w[o, i] */
-		NN_PARALLEL_FOR
-		for (n = 0; n < (long)N; n++) {
-			const float *dy = dout + (size_t)n * OC;
-			float *dx = dinp + (size_t)n * IC;
-			double acc[BLK];
-			size_t i0, i, m, oo;
-
-			for (i0 = 0; i0 < IC; i0 += BLK) {
-				m = IC - i0 < BLK ? IC - i0 : BLK;
-				for (i = 0; i < m; i++)
-					acc[i] = 0.0;
-				for (oo = 0; oo < OC; oo++) {
-					const float *wr = w + oo * IC + i0;
-					double d = dy[oo];
-
-					for (i = 0; i < m; i++)
-						acc[i] += d * (double)wr[i];
-				}
-				for (i = 0; i < m; i++)
-					dx[i0 + i] += (float)acc[i];
-			}
-		}
-	}
-	if (dw) {
-		/* dw[o, i] += sum_n dout[n, o] inp[n, i] */
-		NN_PARALLEL_FOR
-		for (o = 0; o < (long)OC; o++) {
-			float *dwr = dw + (size_t)o * IC;
-			double acc[BLK];
-			size_t i0, i, m, nn;
-
-			for (i0 = 0; i0 < IC; i0 += BLK) {
-				m = IC - i0 < BLK ? IC - i0 : BLK;
-				for (i = 0; i < m; i++)
-					acc[i] = 0.0;
-				for (nn = 0; nn < N; nn++) {
-					const float *xr = inp + nn * IC + i0;
-					double d = dout[nn * OC + (size_t)o];
-
-					for (i = 0; i < m; i++)
-						acc[i] += d * (double)xr[i];
-				}
-				for (i = 0; i < m; i++)
-					dwr[i0 + i] += (float)acc[i];
-			}
-		}
-	}
+	/* dinp[N,IC] += dout[N,OC] @ w[OC,IC]: w rows are already the
+	 * contiguous operand */
+	if (dinp)
+		nn__gemm(dinp, IC, dout, OC, 1, w, IC, NULL, N, IC, OC, 1);
+	/* dw[OC,IC] += dout^T @ inp: A = dout read transposed (row stride
+	 * 1, k stride OC), summed over n in order */
+	if (dw)
+		nn__gemm(dw, IC, dout, 1, OC, inp, IC, NULL, OC, IC, N, 1);
 	if (db) {
-		for (o = 0; o < (long)OC; o++) {
+		for (o = 0; o < OC; o++) {
 			double a = 0.0;
-			size_t nn;
 
 			for (nn = 0; nn < N; nn++)
-				a += (double)dout[nn * OC + (size_t)o];
+				a += (double)dout[nn * OC + o];
 			db[o] += (float)a;
 		}
 	}
@@ -296,17 +209,15 @@ void nn__gate_backward(float *dinp, float *dw, float *db, float *dlogits,
 
 /* ---- self-attention ----------------------------------------------------- */
 
-void nn__attention_forward(float *ctx, float *probs, const float *q,
-			   const float *k, const float *v, const float *mask,
-			   size_t N, size_t P, size_t D, size_t nh)
+static void attention_forward_scalar(float *ctx, float *probs, const float *q,
+				     const float *k, const float *v,
+				     const float *mask, size_t N, size_t P,
+				     size_t D, size_t nh)
 {
 	size_t hd = D / nh;
 	float scale = 1.0f / sqrtf((float)hd);
-	int par = N * P * P * D > PAR_MIN;
 	long nl;
 
-	(void)par;
-	NN_PARALLEL_FOR
 	for (nl = 0; nl < (long)N; nl++) {
 		size_t n = (size_t)nl, h, i, j, d, d0;
 
@@ -361,6 +272,67 @@ void nn__attention_forward(float *ctx, float *probs, const float *q,
 	}
 }
 
+/* Per-thread scratch of the attention forward: scale * k^T of one head
+ * [hd,P], the scaled queries [P,hd] and the masked probabilities [P,P]. Larger
+ * sequences take the scalar path. */
+#define ATT_MAX 8192
+static _Thread_local float att_kt[ATT_MAX];
+static _Thread_local float att_pm[ATT_MAX];
+static _Thread_local float att_qs[ATT_MAX];
+
+void nn__attention_forward(float *ctx, float *probs, const float *q,
+			   const float *k, const float *v, const float *mask,
+			   size_t N, size_t P, size_t D, size_t nh)
+{
+	size_t hd = D / nh;
+	float scale = 1.0f / sqrtf((float)hd);
+	int par = N * P * P * D > PAR_MIN, nt = nn__threads();
+	long nl;
+
+	if (hd * P > ATT_MAX || P * P > ATT_MAX) {
+		attention_forward_scalar(ctx, probs, q, k, v, mask, N, P, D,
+					 nh);
+		return;
+	}
+	(void)par;
+	(void)nt;
+	/* one sequence per task; the products run serially inside */
+	NN_PARALLEL_FOR
+	for (nl = 0; nl < (long)N; nl++) {
+		size_t n = (size_t)nl, h, i, j, d;
+		float *kt = att_kt, *pm = att_pm, *qs = att_qs;
+
+		for (h = 0; h < nh; h++) {
+			const float *qh = q + n * P * D + h * hd;
+			const float *vh = v + n * P * D + h * hd;
+			float *pr = probs + (n * nh + h) * P * P;
+			const float *pw = pr;
+
+			/* scores = (q * scale) k^T: transformers scales q
+			 * (rounded to float) before the product */
+			for (j = 0; j < P; j++)
+				for (d = 0; d < hd; d++) {
+					kt[d * P + j] =
+					    k[(n * P + j) * D + h * hd + d];
+					qs[j * hd + d] = qh[j * D + d] * scale;
+				}
+			nn__gemm1(pr, P, qs, hd, 1, kt, P, NULL, P, P, hd, 0);
+			for (i = 0; i < P; i++)
+				softmax_row(pr + i * P, pr + i * P, P);
+			if (mask) {
+				const float *mr = mask + (n * nh + h) * P * P;
+
+				for (i = 0; i < P * P; i++)
+					pm[i] = pr[i] * mr[i];
+				pw = pm;
+			}
+			/* ctx[P,hd] = probs[P,P] @ v[P,hd] */
+			nn__gemm1(ctx + n * P * D + h * hd, D, pw, P, 1, vh, D,
+				  NULL, P, hd, P, 0);
+		}
+	}
+}
+
 void nn__attention_backward(float *dq, float *dk, float *dv, float *dprobs,
 			    const float *dctx, const float *q, const float *k,
 			    const float *v, const float *probs,
@@ -369,11 +341,12 @@ void nn__attention_backward(float *dq, float *dk, float *dv, float *dprobs,
 {
 	size_t hd = D / nh;
 	float scale = 1.0f / sqrtf((float)hd);
-	int par = N * P * P * D > PAR_MIN;
+	int par = N * P * P * D > PAR_MIN, nt = nn__threads();
 	long nl;
 
 	/* sequences are independent: one thread owns all of sequence n */
 	(void)par;
+	(void)nt;
 	NN_PARALLEL_FOR
 	for (nl = 0; nl < (long)N; nl++) {
 		size_t n = (size_t)nl, h, i, j, d;

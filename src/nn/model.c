@@ -130,6 +130,7 @@ struct abyss_nn_model {
 	uint64_t rng;  /* dropout RNG state */
 	size_t last_b; /* batch of the last forward, 0 before any */
 	int have_backward;
+	int threads; /* OpenMP threads of forward/backward (1 by default) */
 
 	struct param_entry *ptab;
 	size_t ntensors, nparams;
@@ -497,6 +498,7 @@ int abyss_nn_model_new(const struct abyss_nn_config *cfg,
 	if (m->cfg.head_linears == 0)
 		m->cfg.head_linears = 3;
 	m->max_batch = opt && opt->max_batch ? opt->max_batch : 1;
+	m->threads = 1;
 	m->training = opt ? opt->training != 0 : 0;
 	nl = (size_t)cfg->num_layers;
 	m->lp = calloc(nl ? nl : 1, sizeof(*m->lp));
@@ -1022,6 +1024,24 @@ static size_t layer_input_off(const struct abyss_nn_model *m, int l)
 	return l == 0 ? m->gbuf[G_POS] : m->lbuf[l - 1][FM_OUT];
 }
 
+void abyss_nn_set_threads(struct abyss_nn_model *m, int n)
+{
+	if (m)
+		m->threads = n < 1			? 1
+			     : n > ABYSS_NN_MAX_THREADS ? ABYSS_NN_MAX_THREADS
+							: n;
+}
+
+int abyss_nn_threads(const struct abyss_nn_model *m)
+{
+	return m ? m->threads : 0;
+}
+
+const char *abyss_nn_isa(void)
+{
+	return nn__isa_name(nn__isa());
+}
+
 int abyss_nn_forward(struct abyss_nn_model *m, const float *past_values,
 		     size_t B, float *pred)
 {
@@ -1035,6 +1055,7 @@ int abyss_nn_forward(struct abyss_nn_model *m, const float *past_values,
 		return ABYSS_EINVAL;
 	if (B > m->max_batch)
 		return ABYSS_ETOOBIG;
+	nn__set_threads(m->threads);
 	c = &m->cfg;
 	T = (size_t)c->context_length;
 	C = (size_t)c->num_input_channels;
@@ -1389,6 +1410,7 @@ int abyss_nn_backward(struct abyss_nn_model *m, const float *target,
 		return ABYSS_EINVAL;
 	if (!m->training || !m->last_b)
 		return ABYSS_ESTATE;
+	nn__set_threads(m->threads);
 	c = &m->cfg;
 	B = m->last_b;
 	T = (size_t)c->context_length;

@@ -6,7 +6,8 @@
  * gradient outputs (callers zero them once per backward pass), so a tensor
  * used twice (residuals) simply receives two contributions. Reductions
  * accumulate in double: the float32 reference differs from float64 by
- * ~1e-7 relative, and the parity tolerances are a small multiple of that.
+ * ~1e-7 relative, and the parity tolerances are a small multiple of that;
+ * the matrix products (nn__gemm) accumulate in float32, as torch does.
  */
 #ifndef ABYSS_NN_INTERNAL_H
 #define ABYSS_NN_INTERNAL_H
@@ -14,8 +15,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Instruction set of the float32 products (gemm.c), chosen once at run
+ * time: the best the CPU has. nn__isa_set forces one (tests, benchmarks);
+ * -1 when the CPU lacks it. Process-wide. */
+enum nn_isa { NN_ISA_PORTABLE = 0, NN_ISA_AVX2 = 1, NN_ISA_AVX512 = 2 };
+enum nn_isa nn__isa(void);
+int nn__isa_set(enum nn_isa isa);
+const char *nn__isa_name(enum nn_isa isa);
+
+/* OpenMP threads the kernels of the calling thread use (default 1); the
+ * model sets it from abyss_nn_set_threads at each forward/backward. */
+void nn__set_threads(int n);
+int nn__threads(void);
+
+/* C[i,j] (+)= sum_k A[i*ars + k*acs] * B[k*ldb + j] for i < M, j < N:
+ * started from C (accumulate), else from bias[j] (bias may be NULL),
+ * then one float FMA per k in order (see gemm.c). Row blocks go to
+ * OpenMP threads. */
+void nn__gemm(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
+	      const float *B, size_t ldb, const float *bias, size_t M, size_t N,
+	      size_t K, int accumulate);
+
+/* The same on the calling thread only (inside parallel regions). */
+void nn__gemm1(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
+	       const float *B, size_t ldb, const float *bias, size_t M,
+	       size_t N, size_t K, int accumulate);
+
 /* out[N,OC] = inp[N,IC] @ w[OC,IC]^T + b[OC]; b may be NULL. This GEMM
- * carries nearly all the work. */
+ * carries nearly all the work (gemm.c: packs w^T in panels, float32
+ * accumulation). */
 void nn__matmul_forward(float *out, const float *inp, const float *w,
 			const float *b, size_t N, size_t IC, size_t OC);
 /* dinp[N,IC] += dout @ w; dw[OC,IC] += dout^T @ inp; db[OC] += sum_n dout.

@@ -1,0 +1,438 @@
+/*
+ * gemm.c - the float32 matrix product every heavy kernel of src/nn goes
+ * through, with AVX-512, AVX2+FMA and portable C variants chosen once at
+ * run time (__builtin_cpu_supports), and OpenMP over row blocks.
+ *
+ * Every output element is one chain acc = fma(a[k], b[k], acc) for k in
+ * order, started from the bias (or the old value), whatever the variant's
+ * tile sizes, the row partition or the thread count: AVX-512 and AVX2 give
+ * the same bits, and so does any number of threads. The portable variant
+ * rounds the product separately (no FMA), so it differs in the last bits.
+ * Not here: layouts (kernels.c), anything that allocates.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "nn_internal.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define NN_X86 1
+#include <immintrin.h>
+#else
+#define NN_X86 0
+#endif
+
+/* One variant: C[i, j] (+)= sum_k A[i*ars + k*acs] B[k*ldb + j] for rows
+ * i0..i1-1 of M (all N columns). */
+typedef void (*gemm_rows_fn)(float *C, size_t ldc, const float *A, size_t ars,
+			     size_t acs, const float *B, size_t ldb,
+			     const float *bias, size_t i0, size_t i1, size_t M,
+			     size_t N, size_t K, int accumulate);
+
+/* ---- portable ------------------------------------------------------------ */
+
+#define P_MR 4
+#define P_NR 16
+
+static void gemm_rows_portable(float *C, size_t ldc, const float *A, size_t ars,
+			       size_t acs, const float *B, size_t ldb,
+			       const float *bias, size_t i0, size_t i1,
+			       size_t M, size_t N, size_t K, int accumulate)
+{
+	size_t i, j, k, r, c;
+
+	(void)M;
+	for (i = i0; i < i1; i += P_MR) {
+		size_t rows = i1 - i < P_MR ? i1 - i : P_MR;
+
+		for (j = 0; j < N; j += P_NR) {
+			size_t cols = N - j < P_NR ? N - j : P_NR;
+			float acc[P_MR][P_NR];
+
+			for (r = 0; r < rows; r++)
+				for (c = 0; c < cols; c++)
+					acc[r][c] =
+					    accumulate
+						? C[(i + r) * ldc + j + c]
+					    : bias ? bias[j + c]
+						   : 0.0f;
+			for (k = 0; k < K; k++) {
+				const float *b = B + k * ldb + j;
+
+				for (r = 0; r < rows; r++) {
+					float a = A[(i + r) * ars + k * acs];
+
+					for (c = 0; c < cols; c++)
+						acc[r][c] += a * b[c];
+				}
+			}
+			for (r = 0; r < rows; r++)
+				for (c = 0; c < cols; c++)
+					C[(i + r) * ldc + j + c] = acc[r][c];
+		}
+	}
+}
+
+#if NN_X86
+
+/* ---- AVX2 + FMA: 6 rows x 16 columns (12 accumulators) ------------------- */
+
+#define A2_MR 6
+
+__attribute__((target("avx2,fma"))) static __m256i mask8(size_t n)
+{
+	static const int32_t m[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+				      0,  0,  0,  0,  0,  0,  0,  0};
+
+	return _mm256_loadu_si256((const __m256i *)(m + 8 - (n > 8 ? 8 : n)));
+}
+
+__attribute__((target("avx2,fma"))) static void
+gemm_rows_avx2(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
+	       const float *B, size_t ldb, const float *bias, size_t i0,
+	       size_t i1, size_t M, size_t N, size_t K, int accumulate)
+{
+	size_t i, j, k, r;
+
+	(void)M;
+	for (i = i0; i < i1; i += A2_MR) {
+		size_t rows = i1 - i < A2_MR ? i1 - i : A2_MR;
+		const float *ar[A2_MR];
+
+		/* rows past the end repeat the last row (same work, not
+		 * stored) so the tile needs no row tail */
+		for (r = 0; r < A2_MR; r++)
+			ar[r] = A + (i + (r < rows ? r : rows - 1)) * ars;
+		for (j = 0; j < N; j += 16) {
+			size_t cols = N - j < 16 ? N - j : 16;
+			__m256i m0 = mask8(cols),
+				m1 = mask8(cols > 8 ? cols - 8 : 0);
+			__m256 c0[A2_MR], c1[A2_MR];
+
+			for (r = 0; r < A2_MR; r++) {
+				if (accumulate) {
+					size_t rr = r < rows ? r : rows - 1;
+					float *cr = C + (i + rr) * ldc + j;
+
+					c0[r] = _mm256_maskload_ps(cr, m0);
+					c1[r] = _mm256_maskload_ps(cr + 8, m1);
+				} else if (bias) {
+					c0[r] =
+					    _mm256_maskload_ps(bias + j, m0);
+					c1[r] = _mm256_maskload_ps(bias + j + 8,
+								   m1);
+				} else {
+					c0[r] = _mm256_setzero_ps();
+					c1[r] = _mm256_setzero_ps();
+				}
+			}
+			if (cols > 8) {
+				for (k = 0; k < K; k++) {
+					const float *b = B + k * ldb + j;
+					__m256 b0 = _mm256_maskload_ps(b, m0);
+					__m256 b1 =
+					    _mm256_maskload_ps(b + 8, m1);
+
+					for (r = 0; r < A2_MR; r++) {
+						__m256 a = _mm256_broadcast_ss(
+						    ar[r] + k * acs);
+
+						c0[r] = _mm256_fmadd_ps(a, b0,
+									c0[r]);
+						c1[r] = _mm256_fmadd_ps(a, b1,
+									c1[r]);
+					}
+				}
+			} else {
+				for (k = 0; k < K; k++) {
+					__m256 b0 = _mm256_maskload_ps(
+					    B + k * ldb + j, m0);
+
+					for (r = 0; r < A2_MR; r++)
+						c0[r] = _mm256_fmadd_ps(
+						    _mm256_broadcast_ss(
+							ar[r] + k * acs),
+						    b0, c0[r]);
+				}
+			}
+			for (r = 0; r < rows; r++) {
+				float *cr = C + (i + r) * ldc + j;
+
+				_mm256_maskstore_ps(cr, m0, c0[r]);
+				if (cols > 8)
+					_mm256_maskstore_ps(cr + 8, m1, c1[r]);
+			}
+		}
+	}
+}
+
+/* ---- AVX-512: 8 rows x 32 columns (16 accumulators) ---------------------- */
+
+#define A5_MR 8
+
+__attribute__((target("avx512f"))) static __mmask16 mask16(size_t n)
+{
+	return (__mmask16)(n >= 16 ? 0xffffu : ((1u << n) - 1u));
+}
+
+__attribute__((target("avx512f"))) static void
+gemm_rows_avx512(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
+		 const float *B, size_t ldb, const float *bias, size_t i0,
+		 size_t i1, size_t M, size_t N, size_t K, int accumulate)
+{
+	size_t i, j, k, r;
+
+	(void)M;
+	for (i = i0; i < i1; i += A5_MR) {
+		size_t rows = i1 - i < A5_MR ? i1 - i : A5_MR;
+		const float *ar[A5_MR];
+
+		for (r = 0; r < A5_MR; r++)
+			ar[r] = A + (i + (r < rows ? r : rows - 1)) * ars;
+		for (j = 0; j < N; j += 32) {
+			size_t cols = N - j < 32 ? N - j : 32;
+			__mmask16 m0 = mask16(cols),
+				  m1 = mask16(cols > 16 ? cols - 16 : 0);
+			__m512 c0[A5_MR], c1[A5_MR];
+
+			for (r = 0; r < A5_MR; r++) {
+				if (accumulate) {
+					size_t rr = r < rows ? r : rows - 1;
+					float *cr = C + (i + rr) * ldc + j;
+
+					c0[r] = _mm512_maskz_loadu_ps(m0, cr);
+					c1[r] =
+					    _mm512_maskz_loadu_ps(m1, cr + 16);
+				} else if (bias) {
+					c0[r] =
+					    _mm512_maskz_loadu_ps(m0, bias + j);
+					c1[r] = _mm512_maskz_loadu_ps(
+					    m1, bias + j + 16);
+				} else {
+					c0[r] = _mm512_setzero_ps();
+					c1[r] = _mm512_setzero_ps();
+				}
+			}
+			if (cols > 16) {
+				for (k = 0; k < K; k++) {
+					const float *b = B + k * ldb + j;
+					__m512 b0 =
+					    _mm512_maskz_loadu_ps(m0, b);
+					__m512 b1 =
+					    _mm512_maskz_loadu_ps(m1, b + 16);
+
+					for (r = 0; r < A5_MR; r++) {
+						__m512 a = _mm512_set1_ps(
+						    ar[r][k * acs]);
+
+						c0[r] = _mm512_fmadd_ps(a, b0,
+									c0[r]);
+						c1[r] = _mm512_fmadd_ps(a, b1,
+									c1[r]);
+					}
+				}
+			} else {
+				for (k = 0; k < K; k++) {
+					__m512 b0 = _mm512_maskz_loadu_ps(
+					    m0, B + k * ldb + j);
+
+					for (r = 0; r < A5_MR; r++)
+						c0[r] = _mm512_fmadd_ps(
+						    _mm512_set1_ps(
+							ar[r][k * acs]),
+						    b0, c0[r]);
+				}
+			}
+			for (r = 0; r < rows; r++) {
+				float *cr = C + (i + r) * ldc + j;
+
+				_mm512_mask_storeu_ps(cr, m0, c0[r]);
+				if (cols > 16)
+					_mm512_mask_storeu_ps(cr + 16, m1,
+							      c1[r]);
+			}
+		}
+	}
+}
+
+#endif /* NN_X86 */
+
+/* ---- dispatch --------------------------------------------------------------
+ */
+
+/* 0 = not chosen yet; otherwise enum nn_isa + 1. A benign race: every
+ * thread that resolves computes the same value. */
+static int isa_state;
+
+static int isa_supported(enum nn_isa isa)
+{
+	switch (isa) {
+	case NN_ISA_PORTABLE:
+		return 1;
+#if NN_X86
+	case NN_ISA_AVX2:
+		return __builtin_cpu_supports("avx2") &&
+		       __builtin_cpu_supports("fma");
+	case NN_ISA_AVX512:
+		return __builtin_cpu_supports("avx512f");
+#endif
+	default:
+		return 0;
+	}
+}
+
+enum nn_isa nn__isa(void)
+{
+	int s = __atomic_load_n(&isa_state, __ATOMIC_RELAXED);
+
+	if (s == 0) {
+		enum nn_isa best = NN_ISA_PORTABLE;
+
+#if NN_X86
+		__builtin_cpu_init();
+#endif
+		if (isa_supported(NN_ISA_AVX512))
+			best = NN_ISA_AVX512;
+		else if (isa_supported(NN_ISA_AVX2))
+			best = NN_ISA_AVX2;
+		s = (int)best + 1;
+		__atomic_store_n(&isa_state, s, __ATOMIC_RELAXED);
+	}
+	return (enum nn_isa)(s - 1);
+}
+
+int nn__isa_set(enum nn_isa isa)
+{
+	(void)nn__isa();
+#if NN_X86
+	__builtin_cpu_init();
+#endif
+	if (!isa_supported(isa))
+		return -1;
+	__atomic_store_n(&isa_state, (int)isa + 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+const char *nn__isa_name(enum nn_isa isa)
+{
+	switch (isa) {
+	case NN_ISA_AVX512:
+		return "avx512";
+	case NN_ISA_AVX2:
+		return "avx2+fma";
+	default:
+		return "portable";
+	}
+}
+
+static gemm_rows_fn rows_fn(void)
+{
+	switch (nn__isa()) {
+#if NN_X86
+	case NN_ISA_AVX512:
+		return gemm_rows_avx512;
+	case NN_ISA_AVX2:
+		return gemm_rows_avx2;
+#endif
+	default:
+		return gemm_rows_portable;
+	}
+}
+
+/* ---- threads ---------------------------------------------------------------
+ */
+
+static _Thread_local int nn_threads = 1;
+
+void nn__set_threads(int n)
+{
+	nn_threads = n < 1 ? 1 : n;
+}
+
+int nn__threads(void)
+{
+	return nn_threads;
+}
+
+void nn__gemm1(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
+	       const float *B, size_t ldb, const float *bias, size_t M,
+	       size_t N, size_t K, int accumulate)
+{
+	if (M && N)
+		rows_fn()(C, ldc, A, ars, acs, B, ldb, bias, 0, M, M, N, K,
+			  accumulate);
+}
+
+/* below this many multiply-adds a product stays on the calling thread */
+#define PAR_MIN ((size_t)1 << 17)
+/* rows per task: a multiple of both tiles' heights (6 and 8) */
+#define ROW_BLOCK 48
+
+void nn__gemm(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
+	      const float *B, size_t ldb, const float *bias, size_t M, size_t N,
+	      size_t K, int accumulate)
+{
+	gemm_rows_fn fn = rows_fn();
+	long nb = (long)((M + ROW_BLOCK - 1) / ROW_BLOCK), t;
+	int nt = nn_threads;
+
+	if (M == 0 || N == 0)
+		return;
+	if (nt <= 1 || nb < 2 || M * N * K < PAR_MIN) {
+		fn(C, ldc, A, ars, acs, B, ldb, bias, 0, M, M, N, K,
+		   accumulate);
+		return;
+	}
+	(void)t;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+	for (t = 0; t < nb; t++) {
+		size_t i0 = (size_t)t * ROW_BLOCK;
+		size_t i1 = i0 + ROW_BLOCK < M ? i0 + ROW_BLOCK : M;
+
+		fn(C, ldc, A, ars, acs, B, ldb, bias, i0, i1, M, N, K,
+		   accumulate);
+	}
+}
+
+/* The packed panel of w^T: NN_PACK floats per thread (64 KiB), so a
+ * forward product packs at most IC x OC floats once and allocates
+ * nothing. */
+#define NN_PACK 16384
+static _Thread_local float pack_buf[NN_PACK];
+
+void nn__matmul_forward(float *out, const float *inp, const float *w,
+			const float *b, size_t N, size_t IC, size_t OC)
+{
+	size_t j0, k0, nc, kc;
+
+	if (N == 0 || OC == 0)
+		return;
+	/* column panels of at most 512, k chunks filling the buffer; C is
+	 * reloaded between k chunks, which keeps the per-element chain */
+	nc = OC < 512 ? OC : 512;
+	kc = NN_PACK / nc;
+	if (IC == 0) {
+		nn__gemm(out, OC, inp, IC, 1, pack_buf, nc, b, N, OC, 0, 0);
+		return;
+	}
+	for (j0 = 0; j0 < OC; j0 += nc) {
+		size_t ncj = OC - j0 < nc ? OC - j0 : nc;
+
+		for (k0 = 0; k0 < IC; k0 += kc) {
+			size_t kck = IC - k0 < kc ? IC - k0 : kc, k, j;
+
+			/* pack_buf[k][j] = w[j0 + j][k0 + k] */
+			for (j = 0; j < ncj; j++) {
+				const float *wr = w + (j0 + j) * IC + k0;
+
+				for (k = 0; k < kck; k++)
+					pack_buf[k * ncj + j] = wr[k];
+			}
+			nn__gemm(out + j0, OC, inp + k0, IC, 1, pack_buf, ncj,
+				 b ? b + j0 : NULL, N, ncj, kck, k0 > 0);
+		}
+	}
+}
