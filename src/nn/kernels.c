@@ -121,15 +121,7 @@ void nn__layernorm_backward(float *dinp, float *dw, float *db,
 
 /* ---- GELU (erf form; the tanh approximation fails the parity tests) ---- */
 
-void nn__gelu_forward(float *out, const float *inp, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		double x = inp[i];
-		out[i] = (float)(0.5 * x * (1.0 + erf(x * M_SQRT1_2)));
-	}
-}
+/* nn__gelu_forward is in vmath.c (float32, vectorised). */
 
 void nn__gelu_backward(float *dinp, const float *inp, const float *dout,
 		       size_t n)
@@ -174,10 +166,10 @@ void nn__gate_forward(float *out, float *g, const float *inp, const float *w,
 	size_t n, i;
 
 	nn__matmul_forward(g, inp, w, b, N, C, C); /* logits in place */
+	nn__softmax_rows(g, g, N, C);
 	for (n = 0; n < N; n++) {
 		float *gr = g + n * C;
 
-		softmax_row(gr, gr, C);
 		for (i = 0; i < C; i++)
 			out[n * C + i] = inp[n * C + i] * gr[i];
 	}
@@ -317,8 +309,7 @@ void nn__attention_forward(float *ctx, float *probs, const float *q,
 					qs[j * hd + d] = qh[j * D + d] * scale;
 				}
 			nn__gemm1(pr, P, qs, hd, 1, kt, P, NULL, P, P, hd, 0);
-			for (i = 0; i < P; i++)
-				softmax_row(pr + i * P, pr + i * P, P);
+			nn__softmax_rows(pr, pr, P, P);
 			if (mask) {
 				const float *mr = mask + (n * nh + h) * P * P;
 

@@ -62,10 +62,15 @@ void nn__layernorm_backward(float *dinp, float *dw, float *db,
 			    const float *mean, const float *rstd, size_t N,
 			    size_t C);
 
-/* Exact GELU 0.5 x (1 + erf(x / sqrt 2)) on n values. */
+/* Exact-form GELU 0.5 x (1 + erf(x / sqrt 2)) on n values (vmath.c:
+ * float32, erf within 1.5e-7 absolute). */
 void nn__gelu_forward(float *out, const float *inp, size_t n);
 void nn__gelu_backward(float *dinp, const float *inp, const float *dout,
 		       size_t n);
+
+/* y = softmax(x) over each of R rows of C values (vmath.c, float32;
+ * y may be x). */
+void nn__softmax_rows(float *y, const float *x, size_t R, size_t C);
 
 /* Gated attention (PatchTSMixerGatedAttention): g = softmax_C(inp W^T + b),
  * out = inp * g, on rows inp[N,C] with W[C,C]. g[N,C] is saved. */
