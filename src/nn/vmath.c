@@ -35,7 +35,10 @@ static inline float exp_f(float x)
 
 	x = x < -87.3f ? -87.3f : x;
 	x = x > 88.7f ? 88.7f : x;
-	n = floorf(x * 1.44269504088896341f + 0.5f);
+	/* nearest integer by the 1.5 * 2^23 trick (floorf is a libm call
+	 * unless trapping math is off) */
+	n = x * 1.44269504088896341f;
+	n = (n + 12582912.0f) - 12582912.0f;
 	r = x - n * 0.693359375f;
 	r = r - n * -2.12194440e-4f;
 	y = 1.9875691500e-4f;
