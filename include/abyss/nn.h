@@ -173,6 +173,10 @@ void abyss_nn_set_train(struct abyss_nn_model *m, int train, uint64_t seed);
 #define ABYSS_NN_MAX_THREADS 256
 void abyss_nn_set_threads(struct abyss_nn_model *m, int n);
 int abyss_nn_threads(const struct abyss_nn_model *m);
+/* Floating-point operations of the matrix products of one window's
+ * forward pass (2 per multiply-add; the elementwise work is not counted):
+ * 224.5e6 for the original model. A training step costs about 3x. */
+double abyss_nn_flops(const struct abyss_nn_model *m);
 /* Name of the kernel variant chosen for this CPU at first use:
  * "avx512", "avx2+fma" or "portable". */
 const char *abyss_nn_isa(void);

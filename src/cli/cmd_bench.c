@@ -8,6 +8,7 @@
  * disturbed). Nothing here asserts a timing: it prints figures.
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,9 +21,17 @@
 #include "abyss/depth.h"
 #include "abyss/hole.h"
 #include "abyss/load.h"
+#include "abyss/nn.h"
 #include "abyss/setitec.h"
 #include "cli.h"
 #include "walk.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define BENCH_X86 1
+#else
+#define BENCH_X86 0
+#endif
 
 struct blob {
 	char *data;
@@ -52,9 +61,21 @@ static double now_s(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: abyss bench parse|estimate [options] [FILE|DIR...]\n\n"
+		"usage: abyss bench parse|estimate [options] [FILE|DIR...]\n"
+		"       abyss bench nn [--threads N] [--model DIR] "
+		"[--repeat R]\n\n"
 		"  parse      Setitec parser throughput (MB/s, files/s)\n"
-		"  estimate   estimator throughput (holes/s)\n\n"
+		"  estimate   estimator throughput (holes/s)\n"
+		"  nn         PatchTSMixer engine: one-hole exit latency (40 "
+		"windows),\n"
+		"             windows/s at batch 1 and 64, training steps at "
+		"batch 32\n"
+		"             and 64, GFLOP/s against the measured FP32 peak "
+		"(1 thread,\n"
+		"             then N; --model DIR defaults to the original "
+		"architecture\n"
+		"             with generated weights; figures are median "
+		"(best) of R)\n\n"
 		"options:\n"
 		"  -m, --method M    estimator for 'estimate': compat | "
 		"gradient (default: both)\n"
@@ -313,6 +334,310 @@ static int bench_estimate(struct cli_paths *paths, struct bench_ctx *c,
 	return CLI_EXIT_OK;
 }
 
+/* ---- abyss bench nn ----------------------------------------------------- */
+
+/* The FP32 peak: 12 independent FMA chains (more than latency x issue
+ * width on Zen 4 and recent Intel cores), in the widest unit the CPU has. */
+#if BENCH_X86
+__attribute__((target("avx512f"))) static float fma_loop512(long iters)
+{
+	__m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+	float out[16], s = 0.0f;
+	long i;
+	int k;
+
+	for (k = 0; k < 12; k++)
+		a[k] = _mm512_set1_ps((float)k);
+	for (i = 0; i < iters; i++)
+		for (k = 0; k < 12; k++)
+			a[k] = _mm512_fmadd_ps(a[k], b, c);
+	for (k = 1; k < 12; k++)
+		a[0] = _mm512_add_ps(a[0], a[k]);
+	_mm512_storeu_ps(out, a[0]);
+	for (k = 0; k < 16; k++)
+		s += out[k];
+	return s;
+}
+
+__attribute__((target("avx2,fma"))) static float fma_loop256(long iters)
+{
+	__m256 a[12], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+	float out[8], s = 0.0f;
+	long i;
+	int k;
+
+	for (k = 0; k < 12; k++)
+		a[k] = _mm256_set1_ps((float)k);
+	for (i = 0; i < iters; i++)
+		for (k = 0; k < 12; k++)
+			a[k] = _mm256_fmadd_ps(a[k], b, c);
+	for (k = 1; k < 12; k++)
+		a[0] = _mm256_add_ps(a[0], a[k]);
+	_mm256_storeu_ps(out, a[0]);
+	for (k = 0; k < 8; k++)
+		s += out[k];
+	return s;
+}
+#endif
+
+struct peak_arg {
+	long iters;
+	float sink;
+};
+
+static int peak_width(void)
+{
+#if BENCH_X86
+	if (__builtin_cpu_supports("avx512f"))
+		return 16;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return 8;
+#endif
+	return 0;
+}
+
+static void *peak_worker(void *p)
+{
+	struct peak_arg *a = p;
+
+#if BENCH_X86
+	if (peak_width() == 16)
+		a->sink = fma_loop512(a->iters);
+	else if (peak_width() == 8)
+		a->sink = fma_loop256(a->iters);
+#endif
+	return NULL;
+}
+
+/* GFLOP/s of nthreads threads running the FMA loop (0 without FMA). */
+static double fp32_peak(int nthreads)
+{
+	pthread_t th[64];
+	struct peak_arg args[64];
+	long iters = 20000000;
+	double t0, best = 0.0;
+	int i, r, started;
+
+	if (peak_width() == 0)
+		return 0.0;
+	if (nthreads > 64)
+		nthreads = 64;
+	for (r = 0; r < 3; r++) {
+		double dt, g;
+
+		t0 = now_s();
+		for (started = 0; started < nthreads; started++) {
+			args[started].iters = iters;
+			if (pthread_create(&th[started], NULL, peak_worker,
+					   &args[started]) != 0)
+				break;
+		}
+		for (i = 0; i < started; i++)
+			pthread_join(th[i], NULL);
+		dt = now_s() - t0;
+		g = (double)started * (double)iters * 12.0 * peak_width() *
+		    2.0 / dt * 1e-9;
+		if (g > best)
+			best = g;
+	}
+	return best;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Small deterministic values in [-r, r). */
+static void fill_uniform(float *x, size_t n, float r, uint64_t *st)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		*st = *st * 6364136223846793005ULL + 1442695040888963407ULL;
+		x[i] = ((float)(*st >> 40) * 0x1.0p-24f * 2.0f - 1.0f) * r;
+	}
+}
+
+static int nn_bench_model(const char *dir, int training,
+			  struct abyss_nn_model **out)
+{
+	struct abyss_nn_options o = {.max_batch = 64, .training = training};
+	struct abyss_diag d;
+	struct abyss_nn_config cfg;
+	struct abyss_nn_param_info pi;
+	size_t i;
+	uint64_t st = 42;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	if (dir) {
+		rc = abyss_nn_model_load(dir, &o, out, &d);
+		if (rc)
+			cli_error("bench", "%s: %s", dir, d.msg);
+		return rc;
+	}
+	abyss_nn_config_default(&cfg);
+	rc = abyss_nn_model_new(&cfg, &o, out, &d);
+	if (rc) {
+		cli_error("bench", "model: %s", d.msg);
+		return rc;
+	}
+	/* weights of the usual scale (1/sqrt(fan-in)), not trained */
+	for (i = 0; i < abyss_nn_num_tensors(*out); i++) {
+		abyss_nn_param_info(*out, i, &pi);
+		if (pi.ndim == 2 && pi.trainable)
+			fill_uniform(abyss_nn_params(*out) + pi.offset,
+				     pi.numel, 1.0f / sqrtf((float)pi.shape[1]),
+				     &st);
+	}
+	return 0;
+}
+
+enum nn_job { JOB_FORWARD, JOB_SEQ, JOB_TRAIN };
+
+/* Median and best seconds of R runs of one job. */
+static int nn_time(struct abyss_nn_model *m, struct abyss_adamw *opt,
+		   enum nn_job job, size_t B, const float *x, const float *y,
+		   int repeat, double *med, double *best)
+{
+	double t[64];
+	size_t i;
+	int r, rc = 0;
+
+	if (repeat > 64)
+		repeat = 64;
+	for (r = 0; r < repeat; r++) {
+		double t0 = now_s();
+
+		if (job == JOB_FORWARD) {
+			rc = abyss_nn_forward(m, x, B, NULL);
+		} else if (job == JOB_SEQ) {
+			const struct abyss_nn_config *c =
+			    abyss_nn_model_config(m);
+			size_t win = (size_t)c->context_length *
+				     (size_t)c->num_input_channels;
+
+			for (i = 0; i < B && !rc; i++)
+				rc = abyss_nn_forward(m, x + i * win, 1, NULL);
+		} else {
+			abyss_nn_zero_grad(m);
+			rc = abyss_nn_forward(m, x, B, NULL);
+			if (!rc)
+				rc = abyss_nn_backward(m, y,
+						       ABYSS_NN_LOSS_MSE, NULL);
+			if (!rc)
+				rc = abyss_nn_adamw_step(m, opt, 1e-4);
+		}
+		if (rc)
+			return rc;
+		t[r] = now_s() - t0;
+	}
+	qsort(t, (size_t)repeat, sizeof(t[0]), cmp_double);
+	*med = t[repeat / 2];
+	*best = t[0];
+	return 0;
+}
+
+static int bench_nn(const char *dir, int threads, int repeat)
+{
+	struct abyss_nn_model *inf = NULL, *tr = NULL;
+	struct abyss_adamw opt;
+	const struct abyss_nn_config *c;
+	float *x = NULL, *y = NULL;
+	size_t win, hwin;
+	double flops, peak1, peakn;
+	int rc = CLI_EXIT_INTERNAL, tset[2], nt, k;
+	uint64_t st = 7;
+
+	memset(&opt, 0, sizeof(opt));
+	if (nn_bench_model(dir, 0, &inf) || nn_bench_model(dir, 1, &tr))
+		goto out;
+	if (abyss_adamw_init(&opt, abyss_nn_num_params(tr), 1e-4, 0.9, 0.999,
+			     1e-8, 0.01))
+		goto out;
+	c = abyss_nn_model_config(inf);
+	win = (size_t)c->context_length * (size_t)c->num_input_channels;
+	hwin = (size_t)c->prediction_length * (size_t)c->num_input_channels;
+	x = malloc(64 * win * sizeof(float));
+	y = malloc(64 * hwin * sizeof(float));
+	if (!x || !y)
+		goto out;
+	fill_uniform(x, 64 * win, 2.0f, &st);
+	fill_uniform(y, 64 * hwin, 1.0f, &st);
+	flops = abyss_nn_flops(inf);
+	peak1 = fp32_peak(1);
+	peakn = threads > 1 ? fp32_peak(threads) : peak1;
+	printf("nn: %s, kernels %s, %.1f MFLOP of matrix products per "
+	       "window\n",
+	       dir ? dir : "original architecture (generated weights)",
+	       abyss_nn_isa(), flops * 1e-6);
+	printf("  FP32 FMA peak (measured): %.1f GFLOP/s on 1 thread", peak1);
+	if (threads > 1)
+		printf(", %.1f on %d", peakn, threads);
+	printf("\n  figures: median (best) of %d runs\n", repeat);
+	tset[0] = 1;
+	tset[1] = threads;
+	for (k = 0; k < (threads > 1 ? 2 : 1); k++) {
+		struct {
+			const char *what;
+			enum nn_job job;
+			size_t B;
+			double mult; /* flops per window of the job */
+		} jobs[] = {
+		    {"one hole, 40 windows batched", JOB_FORWARD, 40, 1.0},
+		    {"one hole, 40 windows one by one", JOB_SEQ, 40, 1.0},
+		    {"batch 1", JOB_FORWARD, 1, 1.0},
+		    {"batch 64", JOB_FORWARD, 64, 1.0},
+		    {"training step, batch 32", JOB_TRAIN, 32, 3.0},
+		    {"training step, batch 64", JOB_TRAIN, 64, 3.0},
+		};
+		size_t j;
+		double peak;
+
+		nt = tset[k];
+		peak = nt > 1 ? peakn : peak1;
+		abyss_nn_set_threads(inf, nt);
+		abyss_nn_set_threads(tr, nt);
+		printf("  %d thread%s:\n", nt, nt > 1 ? "s" : "");
+		for (j = 0; j < sizeof(jobs) / sizeof(jobs[0]); j++) {
+			double med, best, g;
+			struct abyss_nn_model *m =
+			    jobs[j].job == JOB_TRAIN ? tr : inf;
+
+			if (nn_time(m, &opt, jobs[j].job, jobs[j].B, x, y,
+				    repeat, &med, &best)) {
+				cli_error("bench", "nn %s failed",
+					  jobs[j].what);
+				goto out;
+			}
+			g = flops * jobs[j].mult * (double)jobs[j].B / med *
+			    1e-9;
+			printf("    %-34s %9.2f ms (%8.2f)", jobs[j].what,
+			       med * 1e3, best * 1e3);
+			if (jobs[j].job == JOB_FORWARD)
+				printf("  %8.1f windows/s",
+				       (double)jobs[j].B / med);
+			else
+				printf("  %8s           ", "");
+			printf("  %6.1f GFLOP/s", g);
+			if (peak > 0)
+				printf(" (%4.1f %% of peak)", 100.0 * g / peak);
+			printf("\n");
+		}
+	}
+	rc = CLI_EXIT_OK;
+out:
+	free(x);
+	free(y);
+	abyss_adamw_free(&opt);
+	abyss_nn_model_free(inf);
+	abyss_nn_model_free(tr);
+	return rc;
+}
+
 int cmd_bench(int argc, char **argv)
 {
 	struct bench_ctx ctx;
@@ -320,7 +645,8 @@ int cmd_bench(int argc, char **argv)
 	const char *what = NULL;
 	long threads = 0, repeat = 3;
 	double seconds = 1.0;
-	int method_set = 0, rc, i;
+	const char *model_dir = NULL;
+	int method_set = 0, repeat_set = 0, rc, i;
 
 	memset(&ctx, 0, sizeof(ctx));
 	cli_paths_init(&paths);
@@ -346,8 +672,16 @@ int cmd_bench(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "-r") || !strcmp(a, "--repeat")) {
 			if (!v || cli_parse_long("bench", a, v, &repeat) ||
-			    repeat < 1)
+			    repeat < 1 || repeat > 64)
 				goto usage_fail;
+			repeat_set = 1;
+			i++;
+		} else if (!strcmp(a, "--model")) {
+			if (!v) {
+				cli_error("bench", "--model expects a folder");
+				goto usage_fail;
+			}
+			model_dir = v;
 			i++;
 		} else if (!strcmp(a, "-s") || !strcmp(a, "--seconds")) {
 			if (!v || cli_parse_double("bench", a, v, &seconds) ||
@@ -366,9 +700,22 @@ int cmd_bench(int argc, char **argv)
 		}
 	}
 	if (!what ||
-	    (strcmp(what, "parse") != 0 && strcmp(what, "estimate") != 0)) {
-		cli_error("bench", "say what to measure: parse or estimate");
+	    (strcmp(what, "parse") != 0 && strcmp(what, "estimate") != 0 &&
+	     strcmp(what, "nn") != 0)) {
+		cli_error("bench", "say what to measure: parse, estimate or nn");
 		goto usage_fail;
+	}
+	if (!strcmp(what, "nn")) {
+		if (threads <= 0) {
+			long n = sysconf(_SC_NPROCESSORS_ONLN);
+			threads = n > 0 ? n : 1;
+		}
+		if (threads > ABYSS_NN_MAX_THREADS)
+			threads = ABYSS_NN_MAX_THREADS;
+		rc = bench_nn(model_dir, (int)threads,
+			      repeat_set ? (int)repeat : 5);
+		cli_paths_free(&paths);
+		return rc;
 	}
 	if (paths.n == 0) {
 		const char *data = getenv("ABYSS_DATA");

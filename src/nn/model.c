@@ -1037,6 +1037,39 @@ int abyss_nn_threads(const struct abyss_nn_model *m)
 	return m ? m->threads : 0;
 }
 
+double abyss_nn_flops(const struct abyss_nn_model *m)
+{
+	const struct abyss_nn_config *c;
+	double C, P, D, E, L, H, nh, hd, f, layer = 0.0;
+
+	if (!m)
+		return 0.0;
+	c = &m->cfg;
+	C = c->num_input_channels;
+	P = c->num_patches;
+	D = c->d_model;
+	E = c->expansion_factor;
+	L = c->patch_length;
+	H = c->prediction_length;
+	nh = c->self_attn ? c->self_attn_heads : 1;
+	hd = D / nh;
+	/* 2 flops per multiply-add; rows x in x out per product */
+	f = 2.0 * C * P * L * D; /* patcher */
+	if (c->mode == ABYSS_NN_MIX_CHANNEL)
+		layer += 2.0 * D * P *
+			 (2.0 * C * C * E + (c->gated_attn ? C * C : 0.0));
+	layer += 2.0 * C * D * (2.0 * P * P * E + (c->gated_attn ? P * P : 0.0));
+	if (c->self_attn)
+		layer += 2.0 * C * P * 4.0 * D * D +
+			 2.0 * 2.0 * C * nh * P * P * hd;
+	layer += 2.0 * C * P * (2.0 * D * D * E + (c->gated_attn ? D * D : 0.0));
+	f += layer * c->num_layers;
+	f += 2.0 * C * P * D * H;
+	if (c->head_linears == 3)
+		f += 2.0 * 2.0 * C * H * H;
+	return f;
+}
+
 const char *abyss_nn_isa(void)
 {
 	return nn__isa_name(nn__isa());
