@@ -76,6 +76,13 @@ static void gemm_rows_portable(float *C, size_t ldc, const float *A, size_t ars,
 
 #if NN_X86
 
+/* The tiles below name every accumulator (REP macros) instead of using
+ * arrays: GCC otherwise keeps a memory copy of the array and stores it on
+ * every k step. Rows past the end of the block repeat its last row (same
+ * work, not stored), so no tile needs a row tail. */
+#define REP6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define REP8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+
 /* ---- AVX2 + FMA: 6 rows x 16 columns (12 accumulators) ------------------- */
 
 #define A2_MR 6
@@ -93,76 +100,76 @@ gemm_rows_avx2(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
 	       const float *B, size_t ldb, const float *bias, size_t i0,
 	       size_t i1, size_t M, size_t N, size_t K, int accumulate)
 {
-	size_t i, j, k, r;
+	size_t i, j, k;
 
 	(void)M;
 	for (i = i0; i < i1; i += A2_MR) {
 		size_t rows = i1 - i < A2_MR ? i1 - i : A2_MR;
-		const float *ar[A2_MR];
-
-		/* rows past the end repeat the last row (same work, not
-		 * stored) so the tile needs no row tail */
-		for (r = 0; r < A2_MR; r++)
-			ar[r] = A + (i + (r < rows ? r : rows - 1)) * ars;
+#define ROWP(r)                                                                \
+	const float *a##r = A + (i + ((r) < rows ? (r) : rows - 1)) * ars;     \
+	float *cp##r = C + (i + ((r) < rows ? (r) : rows - 1)) * ldc;
+		REP6(ROWP)
+#undef ROWP
 		for (j = 0; j < N; j += 16) {
 			size_t cols = N - j < 16 ? N - j : 16;
 			__m256i m0 = mask8(cols),
 				m1 = mask8(cols > 8 ? cols - 8 : 0);
-			__m256 c0[A2_MR], c1[A2_MR];
-
-			for (r = 0; r < A2_MR; r++) {
-				if (accumulate) {
-					size_t rr = r < rows ? r : rows - 1;
-					float *cr = C + (i + rr) * ldc + j;
-
-					c0[r] = _mm256_maskload_ps(cr, m0);
-					c1[r] = _mm256_maskload_ps(cr + 8, m1);
-				} else if (bias) {
-					c0[r] =
-					    _mm256_maskload_ps(bias + j, m0);
-					c1[r] = _mm256_maskload_ps(bias + j + 8,
-								   m1);
-				} else {
-					c0[r] = _mm256_setzero_ps();
-					c1[r] = _mm256_setzero_ps();
-				}
+			__m256 i0v, i1v;
+#define DECL(r) __m256 c##r##0, c##r##1;
+			REP6(DECL)
+#undef DECL
+			if (bias) {
+				i0v = _mm256_maskload_ps(bias + j, m0);
+				i1v = _mm256_maskload_ps(bias + j + 8, m1);
+			} else {
+				i0v = _mm256_setzero_ps();
+				i1v = _mm256_setzero_ps();
 			}
+#define INIT(r)                                                                \
+	if (accumulate) {                                                      \
+		c##r##0 = _mm256_maskload_ps(cp##r + j, m0);                   \
+		c##r##1 = _mm256_maskload_ps(cp##r + j + 8, m1);               \
+	} else {                                                               \
+		c##r##0 = i0v;                                                 \
+		c##r##1 = i1v;                                                 \
+	}
+			REP6(INIT)
+#undef INIT
 			if (cols > 8) {
-				for (k = 0; k < K; k++) {
-					const float *b = B + k * ldb + j;
+				const float *b = B + j;
+
+				for (k = 0; k < K; k++, b += ldb) {
 					__m256 b0 = _mm256_maskload_ps(b, m0);
 					__m256 b1 =
 					    _mm256_maskload_ps(b + 8, m1);
-
-					for (r = 0; r < A2_MR; r++) {
-						__m256 a = _mm256_broadcast_ss(
-						    ar[r] + k * acs);
-
-						c0[r] = _mm256_fmadd_ps(a, b0,
-									c0[r]);
-						c1[r] = _mm256_fmadd_ps(a, b1,
-									c1[r]);
-					}
+					__m256 av;
+#define STEP(r)                                                                \
+	av = _mm256_broadcast_ss(a##r + k * acs);                              \
+	c##r##0 = _mm256_fmadd_ps(av, b0, c##r##0);                            \
+	c##r##1 = _mm256_fmadd_ps(av, b1, c##r##1);
+					REP6(STEP)
+#undef STEP
 				}
 			} else {
-				for (k = 0; k < K; k++) {
-					__m256 b0 = _mm256_maskload_ps(
-					    B + k * ldb + j, m0);
+				const float *b = B + j;
 
-					for (r = 0; r < A2_MR; r++)
-						c0[r] = _mm256_fmadd_ps(
-						    _mm256_broadcast_ss(
-							ar[r] + k * acs),
-						    b0, c0[r]);
+				for (k = 0; k < K; k++, b += ldb) {
+					__m256 b0 = _mm256_maskload_ps(b, m0);
+#define STEP(r)                                                                \
+	c##r##0 =                                                              \
+	    _mm256_fmadd_ps(_mm256_broadcast_ss(a##r + k * acs), b0, c##r##0);
+					REP6(STEP)
+#undef STEP
 				}
 			}
-			for (r = 0; r < rows; r++) {
-				float *cr = C + (i + r) * ldc + j;
-
-				_mm256_maskstore_ps(cr, m0, c0[r]);
-				if (cols > 8)
-					_mm256_maskstore_ps(cr + 8, m1, c1[r]);
-			}
+#define STORE(r)                                                               \
+	if ((r) < rows) {                                                      \
+		_mm256_maskstore_ps(cp##r + j, m0, c##r##0);                   \
+		if (cols > 8)                                                  \
+			_mm256_maskstore_ps(cp##r + j + 8, m1, c##r##1);       \
+	}
+			REP6(STORE)
+#undef STORE
 		}
 	}
 }
@@ -181,77 +188,77 @@ gemm_rows_avx512(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
 		 const float *B, size_t ldb, const float *bias, size_t i0,
 		 size_t i1, size_t M, size_t N, size_t K, int accumulate)
 {
-	size_t i, j, k, r;
+	size_t i, j, k;
 
 	(void)M;
 	for (i = i0; i < i1; i += A5_MR) {
 		size_t rows = i1 - i < A5_MR ? i1 - i : A5_MR;
-		const float *ar[A5_MR];
-
-		for (r = 0; r < A5_MR; r++)
-			ar[r] = A + (i + (r < rows ? r : rows - 1)) * ars;
+#define ROWP(r)                                                                \
+	const float *a##r = A + (i + ((r) < rows ? (r) : rows - 1)) * ars;     \
+	float *cp##r = C + (i + ((r) < rows ? (r) : rows - 1)) * ldc;
+		REP8(ROWP)
+#undef ROWP
 		for (j = 0; j < N; j += 32) {
 			size_t cols = N - j < 32 ? N - j : 32;
 			__mmask16 m0 = mask16(cols),
 				  m1 = mask16(cols > 16 ? cols - 16 : 0);
-			__m512 c0[A5_MR], c1[A5_MR];
-
-			for (r = 0; r < A5_MR; r++) {
-				if (accumulate) {
-					size_t rr = r < rows ? r : rows - 1;
-					float *cr = C + (i + rr) * ldc + j;
-
-					c0[r] = _mm512_maskz_loadu_ps(m0, cr);
-					c1[r] =
-					    _mm512_maskz_loadu_ps(m1, cr + 16);
-				} else if (bias) {
-					c0[r] =
-					    _mm512_maskz_loadu_ps(m0, bias + j);
-					c1[r] = _mm512_maskz_loadu_ps(
-					    m1, bias + j + 16);
-				} else {
-					c0[r] = _mm512_setzero_ps();
-					c1[r] = _mm512_setzero_ps();
-				}
+			__m512 i0v, i1v;
+#define DECL(r) __m512 c##r##0, c##r##1;
+			REP8(DECL)
+#undef DECL
+			if (bias) {
+				i0v = _mm512_maskz_loadu_ps(m0, bias + j);
+				i1v = _mm512_maskz_loadu_ps(m1, bias + j + 16);
+			} else {
+				i0v = _mm512_setzero_ps();
+				i1v = _mm512_setzero_ps();
 			}
+#define INIT(r)                                                                \
+	if (accumulate) {                                                      \
+		c##r##0 = _mm512_maskz_loadu_ps(m0, cp##r + j);                \
+		c##r##1 = _mm512_maskz_loadu_ps(m1, cp##r + j + 16);           \
+	} else {                                                               \
+		c##r##0 = i0v;                                                 \
+		c##r##1 = i1v;                                                 \
+	}
+			REP8(INIT)
+#undef INIT
 			if (cols > 16) {
-				for (k = 0; k < K; k++) {
-					const float *b = B + k * ldb + j;
+				const float *b = B + j;
+
+				for (k = 0; k < K; k++, b += ldb) {
 					__m512 b0 =
 					    _mm512_maskz_loadu_ps(m0, b);
 					__m512 b1 =
 					    _mm512_maskz_loadu_ps(m1, b + 16);
-
-					for (r = 0; r < A5_MR; r++) {
-						__m512 a = _mm512_set1_ps(
-						    ar[r][k * acs]);
-
-						c0[r] = _mm512_fmadd_ps(a, b0,
-									c0[r]);
-						c1[r] = _mm512_fmadd_ps(a, b1,
-									c1[r]);
-					}
+					__m512 av;
+#define STEP(r)                                                                \
+	av = _mm512_set1_ps(a##r[k * acs]);                                    \
+	c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0);                            \
+	c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1);
+					REP8(STEP)
+#undef STEP
 				}
 			} else {
-				for (k = 0; k < K; k++) {
-					__m512 b0 = _mm512_maskz_loadu_ps(
-					    m0, B + k * ldb + j);
+				const float *b = B + j;
 
-					for (r = 0; r < A5_MR; r++)
-						c0[r] = _mm512_fmadd_ps(
-						    _mm512_set1_ps(
-							ar[r][k * acs]),
-						    b0, c0[r]);
+				for (k = 0; k < K; k++, b += ldb) {
+					__m512 b0 =
+					    _mm512_maskz_loadu_ps(m0, b);
+#define STEP(r)                                                                \
+	c##r##0 = _mm512_fmadd_ps(_mm512_set1_ps(a##r[k * acs]), b0, c##r##0);
+					REP8(STEP)
+#undef STEP
 				}
 			}
-			for (r = 0; r < rows; r++) {
-				float *cr = C + (i + r) * ldc + j;
-
-				_mm512_mask_storeu_ps(cr, m0, c0[r]);
-				if (cols > 16)
-					_mm512_mask_storeu_ps(cr + 16, m1,
-							      c1[r]);
-			}
+#define STORE(r)                                                               \
+	if ((r) < rows) {                                                      \
+		_mm512_mask_storeu_ps(cp##r + j, m0, c##r##0);                 \
+		if (cols > 16)                                                 \
+			_mm512_mask_storeu_ps(cp##r + j + 16, m1, c##r##1);    \
+	}
+			REP8(STORE)
+#undef STORE
 		}
 	}
 }
@@ -410,9 +417,9 @@ void nn__matmul_forward(float *out, const float *inp, const float *w,
 
 	if (N == 0 || OC == 0)
 		return;
-	/* column panels of at most 512, k chunks filling the buffer; C is
+	/* column panels of at most 128, k chunks filling the buffer; C is
 	 * reloaded between k chunks, which keeps the per-element chain */
-	nc = OC < 512 ? OC : 512;
+	nc = OC < 128 ? OC : 128;
 	kc = NN_PACK / nc;
 	if (IC == 0) {
 		nn__gemm(out, OC, inp, IC, 1, pack_buf, nc, b, N, OC, 0, 0);
