@@ -339,21 +339,29 @@ static int bench_estimate(struct cli_paths *paths, struct bench_ctx *c,
 /* The FP32 peak: 12 independent FMA chains (more than latency x issue
  * width on Zen 4 and recent Intel cores), in the widest unit the CPU has. */
 #if BENCH_X86
+/* Named accumulators: an array of vectors would be kept in memory. */
+#define PEAK_REP(X)                                                            \
+	X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
 __attribute__((target("avx512f"))) static float fma_loop512(long iters)
 {
-	__m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+	__m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
 	float out[16], s = 0.0f;
 	long i;
 	int k;
+#define DECL(r) __m512 a##r = _mm512_set1_ps((float)(r));
+	PEAK_REP(DECL)
+#undef DECL
 
-	for (k = 0; k < 12; k++)
-		a[k] = _mm512_set1_ps((float)k);
-	for (i = 0; i < iters; i++)
-		for (k = 0; k < 12; k++)
-			a[k] = _mm512_fmadd_ps(a[k], b, c);
-	for (k = 1; k < 12; k++)
-		a[0] = _mm512_add_ps(a[0], a[k]);
-	_mm512_storeu_ps(out, a[0]);
+	for (i = 0; i < iters; i++) {
+#define STEP(r) a##r = _mm512_fmadd_ps(a##r, b, c);
+		PEAK_REP(STEP)
+#undef STEP
+	}
+#define SUM(r) a0 = (r) ? _mm512_add_ps(a0, a##r) : a0;
+	PEAK_REP(SUM)
+#undef SUM
+	_mm512_storeu_ps(out, a0);
 	for (k = 0; k < 16; k++)
 		s += out[k];
 	return s;
@@ -361,19 +369,23 @@ __attribute__((target("avx512f"))) static float fma_loop512(long iters)
 
 __attribute__((target("avx2,fma"))) static float fma_loop256(long iters)
 {
-	__m256 a[12], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+	__m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
 	float out[8], s = 0.0f;
 	long i;
 	int k;
+#define DECL(r) __m256 a##r = _mm256_set1_ps((float)(r));
+	PEAK_REP(DECL)
+#undef DECL
 
-	for (k = 0; k < 12; k++)
-		a[k] = _mm256_set1_ps((float)k);
-	for (i = 0; i < iters; i++)
-		for (k = 0; k < 12; k++)
-			a[k] = _mm256_fmadd_ps(a[k], b, c);
-	for (k = 1; k < 12; k++)
-		a[0] = _mm256_add_ps(a[0], a[k]);
-	_mm256_storeu_ps(out, a[0]);
+	for (i = 0; i < iters; i++) {
+#define STEP(r) a##r = _mm256_fmadd_ps(a##r, b, c);
+		PEAK_REP(STEP)
+#undef STEP
+	}
+#define SUM(r) a0 = (r) ? _mm256_add_ps(a0, a##r) : a0;
+	PEAK_REP(SUM)
+#undef SUM
+	_mm256_storeu_ps(out, a0);
 	for (k = 0; k < 8; k++)
 		s += out[k];
 	return s;
