@@ -55,32 +55,7 @@ void nn__matmul_backward(float *dinp, float *dw, float *db, const float *dout,
 
 /* ---- layernorm --------------------------------------------------------- */
 
-void nn__layernorm_forward(float *out, float *mean, float *rstd,
-			   const float *inp, const float *w, const float *b,
-			   size_t N, size_t C, float eps)
-{
-	size_t n, i;
-
-	for (n = 0; n < N; n++) {
-		const float *x = inp + n * C;
-		float *y = out + n * C;
-		double m = 0.0, v = 0.0, s;
-
-		for (i = 0; i < C; i++)
-			m += x[i];
-		m /= (double)C;
-		for (i = 0; i < C; i++) {
-			double d = x[i] - m;
-			v += d * d;
-		}
-		v /= (double)C;
-		s = 1.0 / sqrt(v + (double)eps);
-		for (i = 0; i < C; i++)
-			y[i] = (float)(((double)x[i] - m) * s * w[i] + b[i]);
-		mean[n] = (float)m;
-		rstd[n] = (float)s;
-	}
-}
+/* nn__layernorm_forward is in vmath.c. */
 
 void nn__layernorm_backward(float *dinp, float *dw, float *db,
 			    const float *dout, const float *inp, const float *w,
@@ -166,7 +141,7 @@ void nn__gate_forward(float *out, float *g, const float *inp, const float *w,
 	size_t n, i;
 
 	nn__matmul_forward(g, inp, w, b, N, C, C); /* logits in place */
-	nn__softmax_rows(g, g, N, C);
+	nn__softmax_rows(g, N, C);
 	for (n = 0; n < N; n++) {
 		float *gr = g + n * C;
 
@@ -309,7 +284,7 @@ void nn__attention_forward(float *ctx, float *probs, const float *q,
 					qs[j * hd + d] = qh[j * D + d] * scale;
 				}
 			nn__gemm1(pr, P, qs, hd, 1, kt, P, NULL, P, P, hd, 0);
-			nn__softmax_rows(pr, pr, P, P);
+			nn__softmax_rows(pr, P, P);
 			if (mask) {
 				const float *mr = mask + (n * nh + h) * P * P;
 

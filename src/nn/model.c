@@ -1058,11 +1058,13 @@ double abyss_nn_flops(const struct abyss_nn_model *m)
 	if (c->mode == ABYSS_NN_MIX_CHANNEL)
 		layer += 2.0 * D * P *
 			 (2.0 * C * C * E + (c->gated_attn ? C * C : 0.0));
-	layer += 2.0 * C * D * (2.0 * P * P * E + (c->gated_attn ? P * P : 0.0));
+	layer +=
+	    2.0 * C * D * (2.0 * P * P * E + (c->gated_attn ? P * P : 0.0));
 	if (c->self_attn)
-		layer += 2.0 * C * P * 4.0 * D * D +
-			 2.0 * 2.0 * C * nh * P * P * hd;
-	layer += 2.0 * C * P * (2.0 * D * D * E + (c->gated_attn ? D * D : 0.0));
+		layer +=
+		    2.0 * C * P * 4.0 * D * D + 2.0 * 2.0 * C * nh * P * P * hd;
+	layer +=
+	    2.0 * C * P * (2.0 * D * D * E + (c->gated_attn ? D * D : 0.0));
 	f += layer * c->num_layers;
 	f += 2.0 * C * P * D * H;
 	if (c->head_linears == 3)

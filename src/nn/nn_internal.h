@@ -53,7 +53,8 @@ void nn__matmul_backward(float *dinp, float *dw, float *db, const float *dout,
 			 size_t OC);
 
 /* LayerNorm over the last axis of inp[N,C] (biased variance, eps inside
- * the sqrt); mean[N] and rstd[N] are saved for the backward pass. */
+ * the sqrt; vmath.c, double with 8 partial sums); mean[N] and rstd[N] are
+ * saved for the backward pass. */
 void nn__layernorm_forward(float *out, float *mean, float *rstd,
 			   const float *inp, const float *w, const float *b,
 			   size_t N, size_t C, float eps);
@@ -68,9 +69,9 @@ void nn__gelu_forward(float *out, const float *inp, size_t n);
 void nn__gelu_backward(float *dinp, const float *inp, const float *dout,
 		       size_t n);
 
-/* y = softmax(x) over each of R rows of C values (vmath.c, float32;
- * y may be x). */
-void nn__softmax_rows(float *y, const float *x, size_t R, size_t C);
+/* x = softmax(x) over each of R rows of C values, in place (vmath.c,
+ * float32). */
+void nn__softmax_rows(float *x, size_t R, size_t C);
 
 /* Gated attention (PatchTSMixerGatedAttention): g = softmax_C(inp W^T + b),
  * out = inp * g, on rows inp[N,C] with W[C,C]. g[N,C] is saved. */

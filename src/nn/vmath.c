@@ -81,15 +81,105 @@ NN_CLONES void nn__gelu_forward(float *out, const float *inp, size_t n)
 
 #define LANES 16
 
-/* y = softmax(x) over each of R rows of C (y may be x). Max and sum keep
- * LANES partial values combined in a fixed order. */
-NN_CLONES void nn__softmax_rows(float *y, const float *x, size_t R, size_t C)
+/* x = softmax(x) over each of R rows of C, in place (one pointer: a
+ * second one equal to it would fail GCC's run-time overlap check and take
+ * the scalar loop). Max and sum keep LANES partial values combined in a
+ * fixed order. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+/* exp_f on 16 lanes: the same steps, so the same bits per element. */
+__attribute__((target("avx512f"))) static __m512 exp16(__m512 x)
+{
+	__m512 n, r, y;
+	__m512i e;
+
+	x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
+	x = _mm512_min_ps(x, _mm512_set1_ps(88.7f));
+	n = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
+	n = _mm512_sub_ps(_mm512_add_ps(n, _mm512_set1_ps(12582912.0f)),
+			  _mm512_set1_ps(12582912.0f));
+	r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f)));
+	r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(-2.12194440e-4f)));
+	y = _mm512_set1_ps(1.9875691500e-4f);
+	y = _mm512_add_ps(_mm512_mul_ps(y, r),
+			  _mm512_set1_ps(1.3981999507e-3f));
+	y = _mm512_add_ps(_mm512_mul_ps(y, r),
+			  _mm512_set1_ps(8.3334519073e-3f));
+	y = _mm512_add_ps(_mm512_mul_ps(y, r),
+			  _mm512_set1_ps(4.1665795894e-2f));
+	y = _mm512_add_ps(_mm512_mul_ps(y, r),
+			  _mm512_set1_ps(1.6666665459e-1f));
+	y = _mm512_add_ps(_mm512_mul_ps(y, r),
+			  _mm512_set1_ps(5.0000001201e-1f));
+	y = _mm512_add_ps(
+	    _mm512_add_ps(_mm512_mul_ps(y, _mm512_mul_ps(r, r)), r),
+	    _mm512_set1_ps(1.0f));
+	e = _mm512_slli_epi32(
+	    _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)),
+	    23);
+	return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+
+/* Rows of up to 64 values, kept in four registers: one pass for the max,
+ * the exponentials and the sum (lanes summed in a fixed tree). */
+__attribute__((target("avx512f"))) static void
+softmax_rows_avx512(float *x, size_t R, size_t C)
+{
+	size_t r, q, nv = (C + 15) / 16;
+	__mmask16 mk[4];
+
+	for (q = 0; q < 4; q++) {
+		size_t left = C > q * 16 ? C - q * 16 : 0;
+
+		mk[q] = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);
+	}
+	for (r = 0; r < R; r++) {
+		float *xr = x + r * C;
+		__m512 v[4], mx = _mm512_set1_ps(-INFINITY), sm;
+		float m, s;
+
+		for (q = 0; q < nv; q++) {
+			v[q] = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY),
+						    mk[q], xr + q * 16);
+			mx = _mm512_max_ps(mx, v[q]);
+		}
+		m = _mm512_reduce_max_ps(mx);
+		sm = _mm512_setzero_ps();
+		for (q = 0; q < nv; q++) {
+			v[q] = _mm512_maskz_mov_ps(
+			    mk[q],
+			    exp16(_mm512_sub_ps(v[q], _mm512_set1_ps(m))));
+			sm = _mm512_add_ps(sm, v[q]);
+		}
+		s = _mm512_reduce_add_ps(sm);
+		for (q = 0; q < nv; q++)
+			_mm512_mask_storeu_ps(
+			    xr + q * 16, mk[q],
+			    _mm512_div_ps(v[q], _mm512_set1_ps(s)));
+	}
+}
+#endif
+
+static void softmax_rows_lanes(float *x, size_t R, size_t C);
+
+void nn__softmax_rows(float *x, size_t R, size_t C)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	if (C <= 64 && nn__isa() == NN_ISA_AVX512) {
+		softmax_rows_avx512(x, R, C);
+		return;
+	}
+#endif
+	softmax_rows_lanes(x, R, C);
+}
+
+NN_CLONES static void softmax_rows_lanes(float *x, size_t R, size_t C)
 {
 	size_t r, i, l;
 
 	for (r = 0; r < R; r++) {
-		const float *xr = x + r * C;
-		float *yr = y + r * C;
+		float *xr = x + r * C;
 		float mx[LANES], sm[LANES], m, s;
 
 		for (l = 0; l < LANES; l++) {
@@ -101,16 +191,20 @@ NN_CLONES void nn__softmax_rows(float *y, const float *x, size_t R, size_t C)
 				mx[l] = xr[i + l] > mx[l] ? xr[i + l] : mx[l];
 		for (l = 0; i + l < C; l++)
 			mx[l] = xr[i + l] > mx[l] ? xr[i + l] : mx[l];
+		for (l = LANES / 2; l > 0; l /= 2) {
+			size_t q;
+
+			for (q = 0; q < l; q++)
+				mx[q] = mx[q + l] > mx[q] ? mx[q + l] : mx[q];
+		}
 		m = mx[0];
-		for (l = 1; l < LANES; l++)
-			m = mx[l] > m ? mx[l] : m;
 		for (i = 0; i < C; i++)
-			yr[i] = exp_f(xr[i] - m);
+			xr[i] = exp_f(xr[i] - m);
 		for (i = 0; i + LANES <= C; i += LANES)
 			for (l = 0; l < LANES; l++)
-				sm[l] += yr[i + l];
+				sm[l] += xr[i + l];
 		for (l = 0; i + l < C; l++)
-			sm[l] += yr[i + l];
+			sm[l] += xr[i + l];
 		for (l = LANES / 2; l > 0; l /= 2) {
 			size_t q;
 
@@ -119,6 +213,55 @@ NN_CLONES void nn__softmax_rows(float *y, const float *x, size_t R, size_t C)
 		}
 		s = sm[0];
 		for (i = 0; i < C; i++)
-			yr[i] = yr[i] / s;
+			xr[i] = xr[i] / s;
+	}
+}
+
+#define DL 8
+
+/* LayerNorm rows in double with DL partial sums (fixed order), so the
+ * clones vectorise the reductions and agree bit for bit. */
+NN_CLONES void nn__layernorm_forward(float *out, float *mean, float *rstd,
+				     const float *inp, const float *w,
+				     const float *b, size_t N, size_t C,
+				     float eps)
+{
+	size_t n, i, l;
+
+	for (n = 0; n < N; n++) {
+		const float *x = inp + n * C;
+		float *y = out + n * C;
+		double sm[DL], sv[DL], m, v, sd;
+
+		for (l = 0; l < DL; l++)
+			sm[l] = sv[l] = 0.0;
+		for (i = 0; i + DL <= C; i += DL)
+			for (l = 0; l < DL; l++)
+				sm[l] += (double)x[i + l];
+		for (l = 0; i + l < C; l++)
+			sm[l] += (double)x[i + l];
+		m = ((sm[0] + sm[4]) + (sm[1] + sm[5])) +
+		    ((sm[2] + sm[6]) + (sm[3] + sm[7]));
+		m /= (double)C;
+		for (i = 0; i + DL <= C; i += DL)
+			for (l = 0; l < DL; l++) {
+				double d = (double)x[i + l] - m;
+
+				sv[l] += d * d;
+			}
+		for (l = 0; i + l < C; l++) {
+			double d = (double)x[i + l] - m;
+
+			sv[l] += d * d;
+		}
+		v = ((sv[0] + sv[4]) + (sv[1] + sv[5])) +
+		    ((sv[2] + sv[6]) + (sv[3] + sv[7]));
+		v /= (double)C;
+		sd = 1.0 / sqrt(v + (double)eps);
+		for (i = 0; i < C; i++)
+			y[i] = (float)(((double)x[i] - m) * sd * (double)w[i] +
+				       (double)b[i]);
+		mean[n] = (float)m;
+		rstd[n] = (float)sd;
 	}
 }
