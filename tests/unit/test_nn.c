@@ -15,6 +15,7 @@
 
 #include "abyss/nn.h"
 #include "abyss/safetensors.h"
+#include "nn/nn_internal.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -625,6 +626,31 @@ static void test_nn_backward_original(void **state)
 	parity_backward("original", 4);
 }
 
+/* The whole parity (forward and backward, all four folders) again with
+ * every other kernel variant this CPU has (the default one ran above), and
+ * with 2 OpenMP threads. */
+static void test_nn_parity_every_isa(void **state)
+{
+	static const char *folders[] = {"tiny", "tiny_common_channel",
+					"tiny_no_attn", "original"};
+	enum nn_isa def = nn__isa(), isa;
+	size_t f;
+
+	(void)state;
+	for (isa = NN_ISA_PORTABLE; isa <= NN_ISA_AVX512; isa++) {
+		if (isa == def || nn__isa_set(isa) != 0)
+			continue;
+		printf("  kernels %s\n", nn__isa_name(isa));
+		for (f = 0; f < 4; f++) {
+			size_t B = f == 3 ? 4 : 2;
+
+			parity_forward(folders[f], B);
+			parity_backward(folders[f], B);
+		}
+	}
+	assert_int_equal(nn__isa_set(def), 0);
+}
+
 /* Inference (no gradients, shared intermediates) gives the same output
  * as the training build, and batch of 1 equals a row of the batch. */
 static void test_nn_inference_matches_training_build(void **state)
@@ -843,6 +869,7 @@ int main(void)
 	    cmocka_unit_test(test_nn_backward_tiny_common_channel),
 	    cmocka_unit_test(test_nn_backward_tiny_no_attn),
 	    cmocka_unit_test(test_nn_backward_original),
+	    cmocka_unit_test(test_nn_parity_every_isa),
 	    cmocka_unit_test(test_nn_inference_matches_training_build),
 	    cmocka_unit_test(test_nn_adamw_tiny),
 	    cmocka_unit_test(test_nn_adamw_original),
