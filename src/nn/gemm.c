@@ -372,7 +372,7 @@ void nn__gemm1(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
 }
 
 /* below this many multiply-adds a product stays on the calling thread */
-#define PAR_MIN ((size_t)1 << 17)
+#define PAR_MIN ((size_t)1 << 20)
 /* rows per task: a multiple of both tiles' heights (6 and 8) */
 #define ROW_BLOCK 48
 

@@ -23,7 +23,7 @@
 #define NN_PARALLEL_FOR
 #endif
 /* below this many multiply-adds a kernel stays on one thread */
-#define PAR_MIN ((size_t)1 << 16)
+#define PAR_MIN ((size_t)1 << 20)
 #define BLK	64
 
 /* The forward product lives in gemm.c (packed, SIMD). */

@@ -68,7 +68,7 @@ static inline float erf_f(float x)
 	return x < 0.0f ? -y : y;
 }
 
-NN_CLONES void nn__gelu_forward(float *out, const float *inp, size_t n)
+NN_CLONES static void gelu_part(float *out, const float *inp, size_t n)
 {
 	size_t i;
 
@@ -162,8 +162,12 @@ softmax_rows_avx512(float *x, size_t R, size_t C)
 #endif
 
 static void softmax_rows_lanes(float *x, size_t R, size_t C);
+static void gelu_part(float *out, const float *inp, size_t n);
+static void layernorm_part(float *out, float *mean, float *rstd,
+			   const float *inp, const float *w, const float *b,
+			   size_t N, size_t C, float eps);
 
-void nn__softmax_rows(float *x, size_t R, size_t C)
+static void softmax_part(float *x, size_t R, size_t C)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 	if (C <= 64 && nn__isa() == NN_ISA_AVX512) {
@@ -221,7 +225,7 @@ NN_CLONES static void softmax_rows_lanes(float *x, size_t R, size_t C)
 
 /* LayerNorm rows in double with DL partial sums (fixed order), so the
  * clones vectorise the reductions and agree bit for bit. */
-NN_CLONES void nn__layernorm_forward(float *out, float *mean, float *rstd,
+NN_CLONES static void layernorm_part(float *out, float *mean, float *rstd,
 				     const float *inp, const float *w,
 				     const float *b, size_t N, size_t C,
 				     float eps)
@@ -264,4 +268,57 @@ NN_CLONES void nn__layernorm_forward(float *out, float *mean, float *rstd,
 		mean[n] = (float)m;
 		rstd[n] = (float)sd;
 	}
+}
+
+/* ---- threads ---------------------------------------------------------------
+ * Rows (or values) are split into nn__threads() contiguous parts; every
+ * result depends on its own row only, so the split changes no bit. Below
+ * PAR_MIN values a kernel stays on the calling thread. */
+#define PAR_MIN ((size_t)1 << 16)
+
+/* clang-format off */
+#ifdef _OPENMP
+#define SPLIT(total, work, CALL)                                               \
+	do {                                                                   \
+		int nt_ = nn__threads();                                       \
+		long t_;                                                       \
+		if (nt_ > 1 && (work) >= PAR_MIN) {                            \
+			_Pragma("omp parallel for num_threads(nt_) schedule(static)") \
+			for (t_ = 0; t_ < nt_; t_++) {                         \
+				size_t a = (total) * (size_t)t_ / (size_t)nt_; \
+				size_t z = (total) * (size_t)(t_ + 1) /        \
+					   (size_t)nt_;                        \
+				CALL;                                          \
+			}                                                      \
+		} else {                                                       \
+			size_t a = 0, z = (total);                             \
+			CALL;                                                  \
+		}                                                              \
+	} while (0)
+#else
+#define SPLIT(total, work, CALL)                                               \
+	do {                                                                   \
+		size_t a = 0, z = (total);                                     \
+		CALL;                                                          \
+	} while (0)
+#endif
+/* clang-format on */
+
+void nn__gelu_forward(float *out, const float *inp, size_t n)
+{
+	SPLIT(n, n, gelu_part(out + a, inp + a, z - a));
+}
+
+void nn__softmax_rows(float *x, size_t R, size_t C)
+{
+	SPLIT(R, R * C, softmax_part(x + a * C, z - a, C));
+}
+
+void nn__layernorm_forward(float *out, float *mean, float *rstd,
+			   const float *inp, const float *w, const float *b,
+			   size_t N, size_t C, float eps)
+{
+	SPLIT(N, N * C,
+	      layernorm_part(out + a * C, mean + a, rstd + a, inp + a * C, w, b,
+			     z - a, C, eps));
 }
