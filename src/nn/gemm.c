@@ -282,7 +282,8 @@ static int isa_supported(enum nn_isa isa)
 		return __builtin_cpu_supports("avx2") &&
 		       __builtin_cpu_supports("fma");
 	case NN_ISA_AVX512:
-		return __builtin_cpu_supports("avx512f");
+		return __builtin_cpu_supports("avx512f") &&
+		       __builtin_cpu_supports("avx512vl");
 #endif
 	default:
 		return 0;
