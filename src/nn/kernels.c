@@ -1,8 +1,11 @@
 /*
  * kernels.c - forward/backward kernels of the PatchTSMixer engine on raw
- * float buffers (llm.c style). Plain portable C, single-threaded: this is
- * the reference the later SIMD/OpenMP versions must match. No kernel
- * allocates. Reductions accumulate in double (see nn_internal.h).
+ * float buffers (llm.c style): layout changes, attention, gating, the
+ * backward passes, dropout. The matrix products go through gemm.c (SIMD,
+ * float32) and the forward GELU / softmax / LayerNorm live in vmath.c; the
+ * rest is portable C whose row loops are split across OpenMP threads with
+ * every output owned by one thread. No kernel allocates. Non-GEMM
+ * reductions accumulate in double (see nn_internal.h).
  */
 #include <math.h>
 #include <string.h>
@@ -96,23 +99,7 @@ void nn__layernorm_backward(float *dinp, float *dw, float *db,
 
 /* ---- GELU (erf form; the tanh approximation fails the parity tests) ---- */
 
-/* nn__gelu_forward is in vmath.c (float32, vectorised). */
-
-void nn__gelu_backward(float *dinp, const float *inp, const float *dout,
-		       size_t n)
-{
-	/* d/dx = Phi(x) + x phi(x) */
-	const double inv_sqrt_2pi = 0.3989422804014327;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		double x = inp[i];
-		double cdf = 0.5 * (1.0 + erf(x * M_SQRT1_2));
-		double pdf = inv_sqrt_2pi * exp(-0.5 * x * x);
-
-		dinp[i] += (float)((cdf + x * pdf) * dout[i]);
-	}
-}
+/* nn__gelu_forward/backward are in vmath.c (float32, vectorised). */
 
 /* ---- softmax rows ------------------------------------------------------- */
 
@@ -299,21 +286,17 @@ void nn__attention_forward(float *ctx, float *probs, const float *q,
 	}
 }
 
-void nn__attention_backward(float *dq, float *dk, float *dv, float *dprobs,
-			    const float *dctx, const float *q, const float *k,
-			    const float *v, const float *probs,
-			    const float *mask, size_t N, size_t P, size_t D,
-			    size_t nh)
+static void attention_backward_scalar(float *dq, float *dk, float *dv,
+				      float *dprobs, const float *dctx,
+				      const float *q, const float *k,
+				      const float *v, const float *probs,
+				      const float *mask, size_t N, size_t P,
+				      size_t D, size_t nh)
 {
 	size_t hd = D / nh;
 	float scale = 1.0f / sqrtf((float)hd);
-	int par = N * P * P * D > PAR_MIN, nt = nn__threads();
 	long nl;
 
-	/* sequences are independent: one thread owns all of sequence n */
-	(void)par;
-	(void)nt;
-	NN_PARALLEL_FOR
 	for (nl = 0; nl < (long)N; nl++) {
 		size_t n = (size_t)nl, h, i, j, d;
 
@@ -366,6 +349,84 @@ void nn__attention_backward(float *dq, float *dk, float *dv, float *dprobs,
 					}
 				}
 			}
+		}
+	}
+}
+
+/* Per-thread scratch of the attention backward: v^T of one head [hd,P],
+ * the dropped-out probabilities and the score gradient [P,P]. */
+static _Thread_local float attb_vt[ATT_MAX];
+static _Thread_local float attb_pw[ATT_MAX];
+static _Thread_local float attb_ds[ATT_MAX];
+
+void nn__attention_backward(float *dq, float *dk, float *dv, float *dprobs,
+			    const float *dctx, const float *q, const float *k,
+			    const float *v, const float *probs,
+			    const float *mask, size_t N, size_t P, size_t D,
+			    size_t nh)
+{
+	size_t hd = D / nh;
+	float scale = 1.0f / sqrtf((float)hd);
+	int par = N * P * P * D > PAR_MIN, nt = nn__threads();
+	long nl;
+
+	if (hd * P > ATT_MAX || P * P > ATT_MAX) {
+		attention_backward_scalar(dq, dk, dv, dprobs, dctx, q, k, v,
+					  probs, mask, N, P, D, nh);
+		return;
+	}
+	(void)par;
+	(void)nt;
+	/* sequences are independent: one thread owns all of sequence n */
+	NN_PARALLEL_FOR
+	for (nl = 0; nl < (long)N; nl++) {
+		size_t n = (size_t)nl, h, i, j, d;
+		float *vt = attb_vt, *pw = attb_pw, *ds = attb_ds;
+
+		for (h = 0; h < nh; h++) {
+			size_t o = n * P * D + h * hd;
+			const float *pr = probs + (n * nh + h) * P * P;
+			const float *mr =
+			    mask ? mask + (n * nh + h) * P * P : NULL;
+			float *dp = dprobs + (n * nh + h) * P * P;
+			const float *w = pr;
+
+			if (mr) {
+				for (i = 0; i < P * P; i++)
+					pw[i] = pr[i] * mr[i];
+				w = pw;
+			}
+			/* dv[P,hd] += w^T dctx */
+			nn__gemm1(dv + o, D, w, 1, P, dctx + o, D, NULL, P, hd,
+				  P, 1);
+			/* dprobs = (dctx v^T) * mask */
+			for (j = 0; j < P; j++)
+				for (d = 0; d < hd; d++)
+					vt[d * P + j] = v[o + j * D + d];
+			nn__gemm1(dp, P, dctx + o, D, 1, vt, P, NULL, P, P, hd,
+				  0);
+			if (mr)
+				for (i = 0; i < P * P; i++)
+					dp[i] *= mr[i];
+			/* softmax backward, scaled: ds = scale p (dp - p.dp)
+			 */
+			for (i = 0; i < P; i++) {
+				const float *pi = pr + i * P, *dpi = dp + i * P;
+				double dot = 0.0;
+
+				for (j = 0; j < P; j++)
+					dot += (double)dpi[j] * pi[j];
+				for (j = 0; j < P; j++)
+					ds[i * P + j] =
+					    (float)((double)pi[j] *
+						    ((double)dpi[j] - dot)) *
+					    scale;
+			}
+			/* scores = (q s) k^T: dq += ds k, dk += ds^T q */
+			nn__gemm1(dq + o, D, ds, P, 1, k + o, D, NULL, P, hd, P,
+				  1);
+			nn__gemm1(dk + o, D, ds, 1, P, q + o, D, NULL, P, hd, P,
+				  1);
 		}
 	}
 }

@@ -63,7 +63,8 @@ void nn__layernorm_backward(float *dinp, float *dw, float *db,
 			    const float *mean, const float *rstd, size_t N,
 			    size_t C);
 
-/* Exact-form GELU 0.5 x (1 + erf(x / sqrt 2)) on n values (vmath.c:
+/* Exact-form GELU 0.5 x (1 + erf(x / sqrt 2)) on n values and its
+ * backward (vmath.c:
  * float32, erf within 1.5e-7 absolute). */
 void nn__gelu_forward(float *out, const float *inp, size_t n);
 void nn__gelu_backward(float *dinp, const float *inp, const float *dout,

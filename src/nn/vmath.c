@@ -79,6 +79,21 @@ NN_CLONES static void gelu_part(float *out, const float *inp, size_t n)
 	}
 }
 
+/* dinp += (Phi(x) + x phi(x)) dout */
+NN_CLONES static void gelu_back_part(float *dinp, const float *inp,
+				     const float *dout, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		float x = inp[i];
+		float cdf = 0.5f * (1.0f + erf_f(x * 0.70710678118654752f));
+		float pdf = 0.39894228040143268f * exp_f(-0.5f * x * x);
+
+		dinp[i] += (cdf + x * pdf) * dout[i];
+	}
+}
+
 #define LANES 16
 
 /* x = softmax(x) over each of R rows of C, in place (one pointer: a
@@ -361,6 +376,12 @@ NN_CLONES static void layernorm_part(float *out, float *mean, float *rstd,
 void nn__gelu_forward(float *out, const float *inp, size_t n)
 {
 	SPLIT(n, n, gelu_part(out + a, inp + a, z - a));
+}
+
+void nn__gelu_backward(float *dinp, const float *inp, const float *dout,
+		       size_t n)
+{
+	SPLIT(n, n, gelu_back_part(dinp + a, inp + a, dout + a, z - a));
 }
 
 void nn__softmax_rows(float *x, size_t R, size_t C)
