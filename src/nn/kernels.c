@@ -46,12 +46,24 @@ void nn__matmul_backward(float *dinp, float *dw, float *db, const float *dout,
 	if (dw)
 		nn__gemm(dw, IC, dout, 1, OC, inp, IC, NULL, OC, IC, N, 1);
 	if (db) {
-		for (o = 0; o < OC; o++) {
-			double a = 0.0;
+		/* column sums in double, rows in order, 256 columns at a
+		 * time so the inner loop runs along contiguous memory */
+		size_t o0;
 
-			for (nn = 0; nn < N; nn++)
-				a += (double)dout[nn * OC + o];
-			db[o] += (float)a;
+		for (o0 = 0; o0 < OC; o0 += 256) {
+			size_t m = OC - o0 < 256 ? OC - o0 : 256;
+			double acc[256];
+
+			for (o = 0; o < m; o++)
+				acc[o] = 0.0;
+			for (nn = 0; nn < N; nn++) {
+				const float *dr = dout + nn * OC + o0;
+
+				for (o = 0; o < m; o++)
+					acc[o] += (double)dr[o];
+			}
+			for (o = 0; o < m; o++)
+				db[o0 + o] += (float)acc[o];
 		}
 	}
 }
