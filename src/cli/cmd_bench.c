@@ -24,6 +24,7 @@
 #include "abyss/nn.h"
 #include "abyss/setitec.h"
 #include "cli.h"
+#include "../nn/nn_internal.h" /* the GEMM, timed alone (bench nn) */
 #include "walk.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -539,8 +540,8 @@ static int nn_time(struct abyss_nn_model *m, struct abyss_adamw *opt,
 			abyss_nn_zero_grad(m);
 			rc = abyss_nn_forward(m, x, B, NULL);
 			if (!rc)
-				rc = abyss_nn_backward(m, y,
-						       ABYSS_NN_LOSS_MSE, NULL);
+				rc = abyss_nn_backward(m, y, ABYSS_NN_LOSS_MSE,
+						       NULL);
 			if (!rc)
 				rc = abyss_nn_adamw_step(m, opt, 1e-4);
 		}
@@ -553,6 +554,57 @@ static int nn_time(struct abyss_nn_model *m, struct abyss_adamw *opt,
 	*med = t[repeat / 2];
 	*best = t[0];
 	return 0;
+}
+
+/* The model's large products at batch 40 (one hole), alone, 1 thread. */
+static void nn_bench_gemm(int repeat, double peak)
+{
+	static const struct {
+		const char *what;
+		size_t N, IC, OC;
+	} shp[] = {
+	    {"patch mixer fc1", 40 * 17 * 16, 64, 128},
+	    {"patch mixer fc2", 40 * 17 * 16, 128, 64},
+	    {"feature mixer fc1", 40 * 17 * 64, 16, 32},
+	    {"channel mixer fc1", 40 * 16 * 64, 17, 34},
+	    {"head block 1", 40 * 17, 1024, 512},
+	};
+	size_t s;
+	uint64_t st = 3;
+
+	nn__set_threads(1);
+	printf("  large products alone (batch 40, 1 thread):\n");
+	for (s = 0; s < sizeof(shp) / sizeof(shp[0]); s++) {
+		size_t N = shp[s].N, IC = shp[s].IC, OC = shp[s].OC;
+		float *x = malloc(N * IC * sizeof(float));
+		float *w = malloc(IC * OC * sizeof(float));
+		float *y = malloc(N * OC * sizeof(float));
+		double t[64], g;
+		int r;
+
+		if (!x || !w || !y) {
+			free(x), free(w), free(y);
+			return;
+		}
+		fill_uniform(x, N * IC, 1.0f, &st);
+		fill_uniform(w, IC * OC, 0.1f, &st);
+		for (r = -1; r < repeat && r < 64; r++) {
+			double t0 = now_s();
+
+			nn__matmul_forward(y, x, w, NULL, N, IC, OC);
+			if (r >= 0)
+				t[r] = now_s() - t0;
+		}
+		qsort(t, (size_t)(repeat < 64 ? repeat : 64), sizeof(t[0]),
+		      cmp_double);
+		g = 2.0 * (double)N * (double)IC * (double)OC / t[0] * 1e-9;
+		printf("    %-18s %6zu x %4zu -> %4zu  %7.3f ms  %6.1f GFLOP/s",
+		       shp[s].what, N, IC, OC, t[0] * 1e3, g);
+		if (peak > 0)
+			printf(" (%4.1f %% of peak)", 100.0 * g / peak);
+		printf("\n");
+		free(x), free(w), free(y);
+	}
 }
 
 static int bench_nn(const char *dir, int threads, int repeat)
@@ -592,6 +644,7 @@ static int bench_nn(const char *dir, int threads, int repeat)
 	if (threads > 1)
 		printf(", %.1f on %d", peakn, threads);
 	printf("\n  figures: median (best) of %d runs\n", repeat);
+	nn_bench_gemm(repeat, peak1);
 	tset[0] = 1;
 	tset[1] = threads;
 	for (k = 0; k < (threads > 1 ? 2 : 1); k++) {
@@ -716,7 +769,8 @@ int cmd_bench(int argc, char **argv)
 	if (!what ||
 	    (strcmp(what, "parse") != 0 && strcmp(what, "estimate") != 0 &&
 	     strcmp(what, "nn") != 0)) {
-		cli_error("bench", "say what to measure: parse, estimate or nn");
+		cli_error("bench",
+			  "say what to measure: parse, estimate or nn");
 		goto usage_fail;
 	}
 	if (!strcmp(what, "nn")) {
