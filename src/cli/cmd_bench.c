@@ -516,7 +516,7 @@ static int nn_time(struct abyss_nn_model *m, struct abyss_adamw *opt,
 		   enum nn_job job, size_t B, const float *x, const float *y,
 		   int repeat, double *med, double *best)
 {
-	double t[64];
+	double t[64] = {0};
 	size_t i;
 	int r, rc = 0;
 
@@ -579,7 +579,7 @@ static void nn_bench_gemm(int repeat, double peak)
 		float *x = malloc(N * IC * sizeof(float));
 		float *w = malloc(IC * OC * sizeof(float));
 		float *y = malloc(N * OC * sizeof(float));
-		double t[64], g;
+		double t[64] = {0}, g;
 		int r;
 
 		if (!x || !w || !y) {
