@@ -35,8 +35,8 @@ if [ -f "$TD/data0/Result.json" ]; then
 else
 	echo "note: $TD absent, using simulated holes"
 	real=0
-	"$BIN" simulate --format mqtt --out "$LSN_TMP/sim" --count 3 --seed 5 >/dev/null
-	for i in 1 2 3; do pub_hole "$LSN_TMP/sim/sim_00000$i" TB "sim$i"; done
+	"$BIN" simulate --format mqtt --out "$LSN_TMP/sim" --count 3 --seed 5 2>/dev/null
+	for d in "$LSN_TMP"/sim/sim_*/; do pub_hole "$d" TB "$(basename "$d")"; done
 	want=6
 fi
 printf '{"Messages": {"Payload": ' >"$LSN_TMP/bad.json"
