@@ -967,6 +967,16 @@ static int lsn_open(struct lsn *s, const struct abyss_listen_opts *o,
 	if (rc)
 		return rc;
 	lsn_update_spool_gauge(s);
+	if (atomic_load(&s->spool_entries) > 0) {
+		char n[24];
+
+		snprintf(n, sizeof(n), "%lld",
+			 (long long)atomic_load(&s->spool_entries));
+		abyss_log_kv(s->log, ABYSS_LOGL_INFO,
+			     "spool: messages from a previous run will be "
+			     "published first",
+			     "messages", n, NULL);
+	}
 
 	abyss_config_to_corr(s->cfg, &cc);
 	rc = abyss_corr_new(&cc, lsn_on_match, lsn_on_drop, s, &s->corr);

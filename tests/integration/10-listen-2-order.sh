@@ -11,11 +11,11 @@ lsn_conf a 'workers: {count: 2}'
 lsn_start a || { bad "start"; lsn_finish "$0"; }
 sub_start
 
-i=0
+nh=0
 for d in "$LSN_TMP"/sim/sim_*/; do
 	t=$(basename "$d")
-	i=$((i + 1))
-	case $i in
+	nh=$((nh + 1))
+	case $nh in
 	1) # the Result twice, then the Trace
 		pub "$d/ResultManagement.json" "OPCPUBSUB/TB/$t/ResultManagement"
 		pub_hole "$d" TB "$t" ;;
