@@ -34,6 +34,7 @@
 #include "abyss/version.h"
 #include "config_mq.h"
 #include "listen.h"
+#include "listen_inbox.h"
 #include "log.h"
 #include "mq.h"
 #include "notify.h"
@@ -60,6 +61,7 @@ struct lsn_job {
 	char tool_key[ABYSS_ID_MAX];
 	int64_t matched_ms; /* monotonic */
 	size_t bytes;
+	int final; /* done reached an outcome: forget the inbox rows */
 	struct lsn_job *next; /* backlog link (loop thread only) */
 };
 
@@ -87,6 +89,8 @@ struct lsn {
 	struct abyss_corr *corr;
 	struct abyss_spool *spool;
 	struct abyss_pool *pool;
+	struct lsn_inbox *inbox;
+	int keep_inbox; /* stopping: keep what is unfinished for next start */
 	struct abyss_notify notify;
 	struct abyss_negdepth neg;
 	struct abyss_topics topics;
@@ -143,6 +147,43 @@ static void lsn_errstr(char *buf, size_t n, int rc, const char *msg)
 		 abyss_errname(rc));
 }
 
+/* ---- received messages ----------------------------------------------- */
+
+/* What the correlator holds for one message: the decoded message and its
+ * inbox row, deleted when the message is released unless it must survive
+ * for the next start. */
+struct lsn_in {
+	struct abyss_msg *m;
+	struct lsn *s;
+	int64_t inbox_id;
+	int keep;
+};
+
+static void lsn_in_free(void *p)
+{
+	struct lsn_in *w = p;
+
+	if (!w)
+		return;
+	if (!w->keep && !w->s->keep_inbox)
+		lsn_inbox_del(w->s->inbox, w->inbox_id);
+	abyss_msg_free(w->m);
+	free(w);
+}
+
+static const struct abyss_msg *lsn_in_get(const struct abyss_corr_msg *cm)
+{
+	return cm->free_fn == lsn_in_free && cm->payload
+		   ? ((const struct lsn_in *)cm->payload)->m
+		   : NULL;
+}
+
+static void lsn_in_keep(struct abyss_corr_msg *cm)
+{
+	if (cm->free_fn == lsn_in_free && cm->payload)
+		((struct lsn_in *)cm->payload)->keep = 1;
+}
+
 /* ---- workers (any thread) -------------------------------------------- */
 
 /* Keypoints as published: [entry, transition, exit]. A one-layer stack has
@@ -174,7 +215,7 @@ static int lsn_run(void *user, const void *job_, unsigned attempt,
 {
 	const struct lsn_job *job = job_;
 	const struct abyss_msg *heads =
-	    job->g.has_heads ? abyss_corr_msg_get(&job->g.heads) : NULL;
+	    job->g.has_heads ? lsn_in_get(&job->g.heads) : NULL;
 	struct abyss_estimate_opts eo = {job->method, NULL, NULL};
 	struct abyss_payload_ids pids;
 	struct abyss_estimate est;
@@ -194,9 +235,9 @@ static int lsn_run(void *user, const void *job_, unsigned attempt,
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	abyss_hole_init(&h);
 	abyss_diag_init(&d);
-	rc = abyss_hole_from_msgs(abyss_corr_msg_get(&job->g.result),
-				  abyss_corr_msg_get(&job->g.trace), heads,
-				  &job->ids, &h, &d);
+	rc = abyss_hole_from_msgs(lsn_in_get(&job->g.result),
+				  lsn_in_get(&job->g.trace), heads, &job->ids,
+				  &h, &d);
 	if (rc) {
 		/* §3.12: a conversion failure publishes nothing. */
 		r->outcome = -1;
@@ -255,6 +296,11 @@ static void lsn_free_job(void *user, void *job_)
 	struct lsn_job *job = job_;
 
 	(void)user;
+	if (!job->final) {
+		lsn_in_keep(&job->g.result);
+		lsn_in_keep(&job->g.trace);
+		lsn_in_keep(&job->g.heads);
+	}
 	abyss_corr_msg_release(&job->g.result);
 	abyss_corr_msg_release(&job->g.trace);
 	if (job->g.has_heads)
@@ -337,6 +383,8 @@ static void lsn_done(void *user, void *job_, int status, void *result)
 	int mx, rc;
 
 	atomic_fetch_add(&s->holes_done, 1);
+	/* Abandoned at shutdown: its messages stay in the inbox. */
+	job->final = !(status == ABYSS_ETIMEOUT && s->stopping);
 	if (status || !r) {
 		abyss_metric_inc(
 		    s->sm.drops[status == ABYSS_ETIMEOUT && s->stopping
@@ -470,6 +518,8 @@ static void lsn_stuck(void *user, const struct abyss_pool_stuck *st)
 
 static void lsn_pause(struct lsn *s)
 {
+	if (!s->mq) /* replaying the inbox at start */
+		return;
 	if (!mq_reading_paused(s->mq))
 		abyss_log_kv(s->log, ABYSS_LOGL_INFO,
 			     "estimation queue full: pausing MQTT reading",
@@ -499,11 +549,12 @@ static void lsn_drain_backlog(struct lsn *s)
 				     "hole dropped: pool refused it", "hole",
 				     j->hole_id, "error", abyss_errname(rc),
 				     NULL);
+			j->final = !s->stopping;
 			lsn_free_job(s, j);
 		}
 	}
 	abyss_metric_set(s->sm.queue_depth, 0);
-	if (!s->stopping && mq_reading_paused(s->mq)) {
+	if (s->mq && !s->stopping && mq_reading_paused(s->mq)) {
 		mq_resume_reading(s->mq);
 		abyss_log_kv(s->log, ABYSS_LOGL_INFO, "MQTT reading resumed",
 			     NULL);
@@ -519,7 +570,7 @@ static void lsn_submit(struct lsn *s, struct lsn_job *j)
 				       j->bytes);
 	if (rc == 0)
 		return;
-	if (rc == ABYSS_EFULL && s->backlog_n < s->backlog_max) {
+	if (rc == ABYSS_EFULL && (s->backlog_n < s->backlog_max || !s->mq)) {
 		/* Keep the order per tool: everything goes behind the
 		 * backlog until it is empty again. */
 		if (s->backlog_tail)
@@ -535,6 +586,7 @@ static void lsn_submit(struct lsn *s, struct lsn_job *j)
 	abyss_log_kv_rl(s->log, ABYSS_LOGL_ERROR, "queue-full", LSN_RL_MS,
 			"hole dropped: estimation queue full", "hole",
 			j->hole_id, NULL);
+	j->final = 1;
 	lsn_free_job(s, j);
 	lsn_pause(s);
 }
@@ -544,7 +596,7 @@ static void lsn_submit(struct lsn *s, struct lsn_job *j)
 static void lsn_on_match(void *ud, struct abyss_corr_group *g)
 {
 	struct lsn *s = ud;
-	const struct abyss_msg *res = abyss_corr_msg_get(&g->result);
+	const struct abyss_msg *res = lsn_in_get(&g->result);
 	struct lsn_job *j;
 
 	abyss_metric_inc(s->sm.holes_matched);
@@ -662,66 +714,101 @@ static void lsn_invalid(struct lsn *s, enum abyss_mx_invalid why,
 			"topic", topic, "detail", detail, NULL);
 }
 
-static void lsn_on_message(void *ud, const struct mq_message *msg)
+/* One message, from the broker (inbox_id 0: store it first) or replayed
+ * from the inbox at start. */
+static void lsn_ingest(struct lsn *s, const char *topic, const void *payload,
+		       size_t len, int64_t arrival_ms, int64_t inbox_id)
 {
-	struct lsn *s = ud;
-	enum abyss_msg_kind kind = abyss_msg_classify(msg->topic, &s->topics);
+	enum abyss_msg_kind kind = abyss_msg_classify(topic, &s->topics);
 	char key[ABYSS_ID_MAX];
 	struct abyss_corr_msg cm;
 	struct abyss_msg *m = NULL;
+	struct lsn_in *w;
 	struct abyss_diag d;
 	char e[ABYSS_DIAG_MSG_MAX + 64];
 	int rc;
 
 	if (kind == ABYSS_MSG_UNKNOWN ||
 	    (kind == ABYSS_MSG_HEADS && !s->topics.heads)) {
-		lsn_invalid(s, ABYSS_MX_INVALID_TOPIC, msg->topic,
+		lsn_invalid(s, ABYSS_MX_INVALID_TOPIC, topic,
 			    "topic matches no configured suffix");
-		return;
+		goto forget;
 	}
-	abyss_metric_inc(
-	    s->sm.received[kind == ABYSS_MSG_TRACE   ? ABYSS_MX_TRACE
-			   : kind == ABYSS_MSG_HEADS ? ABYSS_MX_HEADS
-						     : ABYSS_MX_RESULT]);
-	if (abyss_msg_tool_key(msg->topic, key, sizeof(key)) != 0) {
-		lsn_invalid(s, ABYSS_MX_INVALID_TOPIC, msg->topic,
+	if (!inbox_id)
+		abyss_metric_inc(
+		    s->sm
+			.received[kind == ABYSS_MSG_TRACE   ? ABYSS_MX_TRACE
+				  : kind == ABYSS_MSG_HEADS ? ABYSS_MX_HEADS
+							    : ABYSS_MX_RESULT]);
+	if (abyss_msg_tool_key(topic, key, sizeof(key)) != 0) {
+		lsn_invalid(s, ABYSS_MX_INVALID_TOPIC, topic,
 			    "no toolbox/tool levels");
-		return;
+		goto forget;
 	}
 	/* Another shard's tool: not ours to decode. */
 	if (abyss_corr_shard_of(key, (uint32_t)s->cfg->abyss.shard.count) !=
 	    (uint32_t)s->cfg->abyss.shard.index)
-		return;
-	if (msg->len > s->msg_lim.max_payload_bytes) {
-		lsn_invalid(s, ABYSS_MX_INVALID_TOO_BIG, msg->topic,
+		goto forget;
+	if (len > s->msg_lim.max_payload_bytes) {
+		lsn_invalid(s, ABYSS_MX_INVALID_TOO_BIG, topic,
 			    "over abyss.limits.max_message_bytes");
-		return;
+		goto forget;
 	}
 	abyss_diag_init(&d);
-	rc = abyss_msg_parse(msg->topic, msg->payload, msg->len, &s->msg_lim,
-			     &m, &d);
+	rc = abyss_msg_parse(topic, payload, len, &s->msg_lim, &m, &d);
 	if (rc) {
 		abyss_diag_format(&d, e, sizeof(e));
 		lsn_invalid(s,
-			    rc == ABYSS_EJSON	   ? ABYSS_MX_INVALID_JSON
-			    : rc == ABYSS_EPARSE   ? ABYSS_MX_INVALID_TIMESTAMP
-			    : rc == ABYSS_ETOOBIG  ? ABYSS_MX_INVALID_TOO_BIG
-			    : rc == ABYSS_EMISSING ? ABYSS_MX_INVALID_PAYLOAD
-						   : ABYSS_MX_INVALID_PAYLOAD,
-			    msg->topic, e);
-		return;
+			    rc == ABYSS_EJSON	  ? ABYSS_MX_INVALID_JSON
+			    : rc == ABYSS_EPARSE  ? ABYSS_MX_INVALID_TIMESTAMP
+			    : rc == ABYSS_ETOOBIG ? ABYSS_MX_INVALID_TOO_BIG
+						  : ABYSS_MX_INVALID_PAYLOAD,
+			    topic, e);
+		goto forget;
 	}
-	if (abyss_corr_msg_from_msg(m, msg->len, &cm) != 0) {
+	w = calloc(1, sizeof(*w));
+	if (!w || abyss_corr_msg_from_msg(m, len, &cm) != 0) {
+		free(w);
 		abyss_msg_free(m);
-		lsn_invalid(s, ABYSS_MX_INVALID_TIMESTAMP, msg->topic,
-			    "unusable time or tool key");
-		return;
+		lsn_invalid(s, ABYSS_MX_INVALID_TIMESTAMP, topic,
+			    "unusable time or tool key (or out of memory)");
+		goto forget;
 	}
-	rc = abyss_corr_push(s->corr, &cm, msg->arrival_ms);
+	if (!inbox_id &&
+	    lsn_inbox_add(s->inbox, topic, payload, len, &inbox_id) != 0) {
+		inbox_id = 0;
+		abyss_log_kv_rl(s->log, ABYSS_LOGL_ERROR, "inbox", LSN_RL_MS,
+				"inbox write failed: this message would not "
+				"survive a crash",
+				"topic", topic, NULL);
+	}
+	w->m = m;
+	w->s = s;
+	w->inbox_id = inbox_id;
+	cm.payload = w;
+	cm.free_fn = lsn_in_free;
+	rc = abyss_corr_push(s->corr, &cm, arrival_ms);
 	if (rc == ABYSS_EDUPLICATE)
 		abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
-			     "duplicate message (policy error)", "topic",
-			     msg->topic, NULL);
+			     "duplicate message (policy error)", "topic", topic,
+			     NULL);
+	return;
+forget:
+	lsn_inbox_del(s->inbox, inbox_id);
+}
+
+static void lsn_on_message(void *ud, const struct mq_message *msg)
+{
+	lsn_ingest(ud, msg->topic, msg->payload, msg->len, msg->arrival_ms, 0);
+}
+
+static int lsn_replay_cb(void *ud, int64_t id, const char *topic,
+			 const void *payload, size_t len)
+{
+	struct lsn *s = ud;
+
+	lsn_ingest(s, topic, payload, len, lsn_mono_ms(), id);
+	return 0;
 }
 
 static void lsn_on_connect(void *ud, bool session_present)
@@ -992,6 +1079,30 @@ static int lsn_open(struct lsn *s, const struct abyss_listen_opts *o,
 	if (rc)
 		return lsn_fail(diag, rc, "worker pool", NULL);
 
+	{
+		char ipath[ABYSS_CONFIG_PATH_MAX + 8];
+		int64_t n;
+
+		snprintf(ipath, sizeof(ipath), "%s-inbox",
+			 s->cfg->abyss.spool.path);
+		rc = lsn_inbox_open(ipath, &s->inbox, diag);
+		if (rc)
+			return rc;
+		n = lsn_inbox_count(s->inbox);
+		if (n > 0) {
+			char c[24];
+
+			snprintf(c, sizeof(c), "%lld", (long long)n);
+			abyss_log_kv(s->log, ABYSS_LOGL_INFO,
+				     "inbox: re-reading messages received "
+				     "before the last stop",
+				     "messages", c, NULL);
+			/* mq is not up yet: a full pool is waited for in
+			 * the loop (the backlog), nothing is lost here. */
+			lsn_inbox_foreach(s->inbox, lsn_replay_cb, s);
+		}
+	}
+
 	if (s->cfg->abyss.http.listen[0]) {
 		hc.ctx = s;
 		hc.metrics = s->reg;
@@ -1060,9 +1171,11 @@ static void lsn_close(struct lsn *s)
 	}
 	if (s->http)
 		abyss_http_stop(s->http);
+	s->keep_inbox = 1;
 	abyss_pool_free(s->pool);
 	mq_free(s->mq);
 	abyss_corr_free(s->corr);
+	lsn_inbox_close(s->inbox);
 	abyss_spool_close(s->spool);
 	abyss_notify_close(&s->notify);
 	abyss_metrics_free(s->reg);
@@ -1113,10 +1226,9 @@ static void lsn_shutdown(struct lsn *s, int64_t budget_ms)
 		if (s->backlog_head)
 			lsn_pump(s, 20);
 	}
-	while ((j = s->backlog_head)) {
+	while ((j = s->backlog_head)) { /* kept in the inbox */
 		s->backlog_head = j->next;
 		s->backlog_n--;
-		abyss_metric_inc(s->sm.drops[ABYSS_MX_DROP_SHUTDOWN]);
 		lsn_free_job(s, j);
 	}
 	s->backlog_tail = NULL;
@@ -1147,8 +1259,6 @@ static void lsn_shutdown(struct lsn *s, int64_t budget_ms)
 	}
 	lsn_update_spool_gauge(s);
 	abyss_corr_get_stats(s->corr, &cs);
-	abyss_metric_add(s->sm.drops[ABYSS_MX_DROP_SHUTDOWN],
-			 cs.pending_messages);
 	if (mq_disconnect(s->mq) == 0)
 		while (mq_state(s->mq) == MQ_CLOSING &&
 		       lsn_mono_ms() < t_end + 500)
@@ -1161,7 +1271,7 @@ static void lsn_shutdown(struct lsn *s, int64_t budget_ms)
 		snprintf(unm, sizeof(unm), "%zu", cs.pending_messages);
 		abyss_log_kv(s->log, ABYSS_LOGL_INFO, "stopped",
 			     "spool_entries_kept", pend,
-			     "unmatched_messages_dropped", unm, NULL);
+			     "unmatched_messages_kept", unm, NULL);
 	}
 }
 

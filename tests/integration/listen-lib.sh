@@ -36,7 +36,7 @@ lsn_cleanup() {
 	done
 	[ -n "$SUB_PID" ] && kill "$SUB_PID" 2>/dev/null && wait "$SUB_PID" 2>/dev/null
 	broker_cleanup
-	[ -n "$LSN_TMP" ] && rm -rf "$LSN_TMP"
+	[ -n "$LSN_TMP" ] && [ -z "${LSN_KEEP:-}" ] && rm -rf "$LSN_TMP"
 }
 
 lsn_setup() { # extra broker config lines...
