@@ -23,8 +23,8 @@ fails=0
 ok() { echo "ok   $1"; }
 bad() { echo "FAIL $1"; fails=$((fails + 1)); }
 check() { # name condition...
-	n=$1; shift
-	if "$@"; then ok "$n"; else bad "$n"; fi
+	_cn=$1; shift
+	if "$@"; then ok "$_cn"; else bad "$_cn"; fi
 }
 
 lsn_cleanup() {
