@@ -107,6 +107,7 @@ struct lsn {
 
 	int stopping;
 	int ever_ready;
+	int mem_paused; /* reading paused for abyss.limits.memory_cap_mb */
 	uint64_t last_reconnects;
 	atomic_int connected;  /* read by the HTTP thread */
 	atomic_int subscribed; /* idem */
@@ -514,6 +515,33 @@ static void lsn_stuck(void *user, const struct abyss_pool_stuck *st)
 	    st->action == ABYSS_POOL_RETRIED ? "retried" : "failed", NULL);
 }
 
+/* abyss.limits.memory_cap_mb: over the cap, stop reading (the broker keeps
+ * the messages) until the resident size is back under 90 % of it. */
+static void lsn_memory_check(struct lsn *s)
+{
+	double cap = (double)s->cfg->abyss.limits.memory_cap_mb * 1048576.0;
+	double rss;
+
+	if (cap <= 0 || abyss_service_metrics_sample_memory(&s->sm) != 0)
+		return;
+	rss = abyss_metric_value(s->sm.memory_bytes);
+	if (!s->mem_paused && rss > cap) {
+		s->mem_paused = 1;
+		mq_pause_reading(s->mq);
+		abyss_log_kv(s->log, ABYSS_LOGL_WARN,
+			     "memory over abyss.limits.memory_cap_mb: pausing "
+			     "MQTT reading",
+			     NULL);
+	} else if (s->mem_paused && rss < 0.9 * cap) {
+		s->mem_paused = 0;
+		if (!s->backlog_head && !s->stopping)
+			mq_resume_reading(s->mq);
+		abyss_log_kv(s->log, ABYSS_LOGL_INFO,
+			     "memory back under the cap: reading resumed",
+			     NULL);
+	}
+}
+
 /* ---- pool intake with backpressure ----------------------------------- */
 
 static void lsn_pause(struct lsn *s)
@@ -554,7 +582,8 @@ static void lsn_drain_backlog(struct lsn *s)
 		}
 	}
 	abyss_metric_set(s->sm.queue_depth, 0);
-	if (s->mq && !s->stopping && mq_reading_paused(s->mq)) {
+	if (s->mq && !s->stopping && !s->mem_paused &&
+	    mq_reading_paused(s->mq)) {
 		mq_resume_reading(s->mq);
 		abyss_log_kv(s->log, ABYSS_LOGL_INFO, "MQTT reading resumed",
 			     NULL);
@@ -1353,6 +1382,7 @@ static int lsn_loop(struct lsn *s, int64_t shutdown_ms)
 			abyss_pool_stats(s->pool, &ps);
 			abyss_metric_set(s->sm.queue_depth,
 					 (double)(ps.held + s->backlog_n));
+			lsn_memory_check(s);
 			mq_get_stats(s->mq, &ms);
 			if (ms.connects > 1 &&
 			    ms.connects - 1 > s->last_reconnects) {
