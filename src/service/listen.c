@@ -51,6 +51,9 @@
 #define LSN_RL_MS	   10000 /* rate limit of repetitive warnings */
 #define LSN_EARLY_ACK_MAX  64	 /* QoS 0 acks seen inside mq_publish */
 #define LSN_DEF_SHUTDOWN_S 10.0
+/* The logger's key/value lists end with a NULL key; a typed one, as a
+ * variadic argument must be. */
+#define LSN_END ((const char *)NULL)
 
 /* A matched hole on its way through the pool. Read-only once submitted. */
 struct lsn_job {
@@ -326,7 +329,7 @@ static int lsn_walk_cb(void *ud, const struct abyss_spool_entry *e)
 	if (rc) {
 		abyss_log_kv_rl(s->log, ABYSS_LOGL_ERROR, "publish-refused",
 				LSN_RL_MS, "publish refused", "topic", e->topic,
-				"error", abyss_errname(rc), NULL);
+				"error", abyss_errname(rc), LSN_END);
 		return 1;
 	}
 	if (abyss_spool_mark_inflight(s->spool, e->id, mid) != 0)
@@ -346,7 +349,7 @@ static int lsn_walk_cb(void *ud, const struct abyss_spool_entry *e)
  * full or nothing is pending. */
 static void lsn_flush_spool(struct lsn *s)
 {
-	int rc, rounds = 0;
+	int rc = 0, rounds = 0;
 
 	do {
 		s->walked = 0;
@@ -356,7 +359,7 @@ static void lsn_flush_spool(struct lsn *s)
 	if (rc < 0)
 		abyss_log_kv_rl(s->log, ABYSS_LOGL_ERROR, "spool-walk",
 				LSN_RL_MS, "spool read failed", "error",
-				abyss_errname(rc), NULL);
+				abyss_errname(rc), LSN_END);
 }
 
 static void lsn_update_spool_gauge(struct lsn *s)
@@ -393,7 +396,7 @@ static void lsn_done(void *user, void *job_, int status, void *result)
 				    : ABYSS_MX_DROP_INVALID]);
 		abyss_log_kv(s->log, ABYSS_LOGL_ERROR, "estimation failed",
 			     "hole", job->hole_id, "error",
-			     abyss_errname(status), NULL);
+			     abyss_errname(status), LSN_END);
 		free(r);
 		return;
 	}
@@ -408,7 +411,7 @@ static void lsn_done(void *user, void *job_, int status, void *result)
 		abyss_metric_inc(s->sm.drops[ABYSS_MX_DROP_INVALID]);
 		abyss_log_kv(s->log, ABYSS_LOGL_WARN,
 			     "hole not processed: nothing published", "hole",
-			     hid, "reason", r->reason, NULL);
+			     hid, "reason", r->reason, LSN_END);
 		free(r);
 		return;
 	}
@@ -423,7 +426,7 @@ static void lsn_done(void *user, void *job_, int status, void *result)
 			     "Negative depth estimation detected - skipping "
 			     "MQTT publish",
 			     "hole", hid, "entry", v[0], "depth0", v[1],
-			     "depth1", v[2], NULL);
+			     "depth1", v[2], LSN_END);
 		if (abyss_negdepth_record(&s->neg, lsn_mono_ms())) {
 			char cnt[24];
 
@@ -432,7 +435,7 @@ static void lsn_done(void *user, void *job_, int status, void *result)
 			abyss_log_kv(s->log, ABYSS_LOGL_WARN,
 				     "Multiple negative depth estimations "
 				     "detected in close sequence",
-				     "count", cnt, "threshold", "5", NULL);
+				     "count", cnt, "threshold", "5", LSN_END);
 		}
 		free(r);
 		return;
@@ -446,7 +449,7 @@ static void lsn_done(void *user, void *job_, int status, void *result)
 				s->cfg->mqtt.estimation.depth_estimation) < 0) {
 		abyss_metric_inc(s->sm.drops[ABYSS_MX_DROP_INVALID]);
 		abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
-			     "output topic does not fit", "hole", hid, NULL);
+			     "output topic does not fit", "hole", hid, LSN_END);
 		free(r);
 		return;
 	}
@@ -462,7 +465,7 @@ static void lsn_done(void *user, void *job_, int status, void *result)
 		abyss_metric_inc(s->sm.drops[ABYSS_MX_DROP_DUPLICATE]);
 		abyss_log_kv(s->log, ABYSS_LOGL_INFO,
 			     "result already published: not again", "hole", hid,
-			     NULL);
+			     LSN_END);
 		free(r);
 		return;
 	}
@@ -475,7 +478,7 @@ static void lsn_done(void *user, void *job_, int status, void *result)
 						  : ABYSS_MX_DROP_INVALID]);
 		abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
 			     "result lost: spool refused it", "hole", hid,
-			     "error", e, NULL);
+			     "error", e, LSN_END);
 		free(r);
 		return;
 	}
@@ -494,10 +497,11 @@ static void lsn_done(void *user, void *job_, int status, void *result)
 		snprintf(v[0], sizeof(v[0]), "%.4f", r->kp[1] - r->kp[0]);
 		snprintf(v[1], sizeof(v[1]), "%.4f", r->kp[2] - r->kp[1]);
 		abyss_log_kv(s->log, ABYSS_LOGL_INFO, "hole estimated", "hole",
-			     hid, "depth0_mm", v[0], "depth1_mm", v[1], NULL);
+			     hid, "depth0_mm", v[0], "depth1_mm", v[1],
+			     LSN_END);
 	} else {
 		abyss_log_kv(s->log, ABYSS_LOGL_INFO, "hole: error published",
-			     "hole", hid, "reason", r->reason, NULL);
+			     "hole", hid, "reason", r->reason, LSN_END);
 	}
 	free(r);
 }
@@ -512,7 +516,7 @@ static void lsn_stuck(void *user, const struct abyss_pool_stuck *st)
 	abyss_log_kv(
 	    s->log, ABYSS_LOGL_ERROR, "estimation overran the watchdog",
 	    "running_ms", ms, "action",
-	    st->action == ABYSS_POOL_RETRIED ? "retried" : "failed", NULL);
+	    st->action == ABYSS_POOL_RETRIED ? "retried" : "failed", LSN_END);
 }
 
 /* abyss.limits.memory_cap_mb: over the cap, stop reading (the broker keeps
@@ -531,14 +535,14 @@ static void lsn_memory_check(struct lsn *s)
 		abyss_log_kv(s->log, ABYSS_LOGL_WARN,
 			     "memory over abyss.limits.memory_cap_mb: pausing "
 			     "MQTT reading",
-			     NULL);
+			     LSN_END);
 	} else if (s->mem_paused && rss < 0.9 * cap) {
 		s->mem_paused = 0;
 		if (!s->backlog_head && !s->stopping)
 			mq_resume_reading(s->mq);
 		abyss_log_kv(s->log, ABYSS_LOGL_INFO,
 			     "memory back under the cap: reading resumed",
-			     NULL);
+			     LSN_END);
 	}
 }
 
@@ -551,7 +555,7 @@ static void lsn_pause(struct lsn *s)
 	if (!mq_reading_paused(s->mq))
 		abyss_log_kv(s->log, ABYSS_LOGL_INFO,
 			     "estimation queue full: pausing MQTT reading",
-			     NULL);
+			     LSN_END);
 	mq_pause_reading(s->mq);
 }
 
@@ -576,7 +580,7 @@ static void lsn_drain_backlog(struct lsn *s)
 			abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
 				     "hole dropped: pool refused it", "hole",
 				     j->hole_id, "error", abyss_errname(rc),
-				     NULL);
+				     LSN_END);
 			j->final = !s->stopping;
 			lsn_free_job(s, j);
 		}
@@ -586,7 +590,7 @@ static void lsn_drain_backlog(struct lsn *s)
 	    mq_reading_paused(s->mq)) {
 		mq_resume_reading(s->mq);
 		abyss_log_kv(s->log, ABYSS_LOGL_INFO, "MQTT reading resumed",
-			     NULL);
+			     LSN_END);
 	}
 }
 
@@ -614,7 +618,7 @@ static void lsn_submit(struct lsn *s, struct lsn_job *j)
 	abyss_metric_inc(s->sm.drops[ABYSS_MX_DROP_QUEUE_FULL]);
 	abyss_log_kv_rl(s->log, ABYSS_LOGL_ERROR, "queue-full", LSN_RL_MS,
 			"hole dropped: estimation queue full", "hole",
-			j->hole_id, NULL);
+			j->hole_id, LSN_END);
 	j->final = 1;
 	lsn_free_job(s, j);
 	lsn_pause(s);
@@ -634,7 +638,7 @@ static void lsn_on_match(void *ud, struct abyss_corr_group *g)
 		abyss_metric_inc(s->sm.drops[ABYSS_MX_DROP_QUEUE_FULL]);
 		abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
 			     "out of memory: hole dropped", "hole",
-			     g->result.tool_key, NULL);
+			     g->result.tool_key, LSN_END);
 		abyss_corr_msg_release(&g->result);
 		abyss_corr_msg_release(&g->trace);
 		if (g->has_heads)
@@ -682,7 +686,7 @@ static void lsn_on_match(void *ud, struct abyss_corr_group *g)
 				 j->tool_key);
 	}
 	abyss_log_kv(s->log, ABYSS_LOGL_DEBUG, "hole matched", "hole",
-		     j->hole_id, "heads", g->has_heads ? "yes" : "no", NULL);
+		     j->hole_id, "heads", g->has_heads ? "yes" : "no", LSN_END);
 	lsn_submit(s, j);
 }
 
@@ -725,7 +729,7 @@ static void lsn_on_drop(void *ud, const struct abyss_corr_msg *m,
 	    s->log,
 	    why == ABYSS_DROP_DUPLICATE ? ABYSS_LOGL_INFO : ABYSS_LOGL_WARN,
 	    abyss_corr_drop_name(why), LSN_RL_MS, "message dropped", "reason",
-	    abyss_corr_drop_name(why), "tool", m->tool_key, NULL);
+	    abyss_corr_drop_name(why), "tool", m->tool_key, LSN_END);
 }
 
 /* ---- MQTT callbacks (loop thread) ------------------------------------ */
@@ -740,7 +744,7 @@ static void lsn_invalid(struct lsn *s, enum abyss_mx_invalid why,
 	abyss_metric_inc(s->sm.drops[ABYSS_MX_DROP_INVALID]);
 	abyss_log_kv_rl(s->log, ABYSS_LOGL_WARN, names[why], LSN_RL_MS,
 			"invalid message dropped", "reason", names[why],
-			"topic", topic, "detail", detail, NULL);
+			"topic", topic, "detail", detail, LSN_END);
 }
 
 /* One message, from the broker (inbox_id 0: store it first) or replayed
@@ -809,7 +813,7 @@ static void lsn_ingest(struct lsn *s, const char *topic, const void *payload,
 		abyss_log_kv_rl(s->log, ABYSS_LOGL_ERROR, "inbox", LSN_RL_MS,
 				"inbox write failed: this message would not "
 				"survive a crash",
-				"topic", topic, NULL);
+				"topic", topic, LSN_END);
 	}
 	w->m = m;
 	w->s = s;
@@ -820,7 +824,7 @@ static void lsn_ingest(struct lsn *s, const char *topic, const void *payload,
 	if (rc == ABYSS_EDUPLICATE)
 		abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
 			     "duplicate message (policy error)", "topic", topic,
-			     NULL);
+			     LSN_END);
 	return;
 forget:
 	lsn_inbox_del(s->inbox, inbox_id);
@@ -847,7 +851,7 @@ static void lsn_on_connect(void *ud, bool session_present)
 	atomic_store(&s->connected, 1);
 	abyss_log_kv(s->log, ABYSS_LOGL_INFO, "connected to broker",
 		     "session_present", session_present ? "true" : "false",
-		     NULL);
+		     LSN_END);
 	lsn_flush_spool(s);
 }
 
@@ -863,7 +867,7 @@ static void lsn_on_disconnect(void *ud, int rc, const char *why,
 	snprintf(retry, sizeof(retry), "%lld", (long long)retry_in_ms);
 	abyss_log_kv(s->log, rc ? ABYSS_LOGL_WARN : ABYSS_LOGL_INFO,
 		     "broker connection ended", "why", why ? why : "",
-		     "retry_in_ms", retry, NULL);
+		     "retry_in_ms", retry, LSN_END);
 }
 
 static void lsn_on_subscribe(void *ud, int rc, int granted_qos)
@@ -874,13 +878,13 @@ static void lsn_on_subscribe(void *ud, int rc, int granted_qos)
 	snprintf(q, sizeof(q), "%d", granted_qos);
 	if (rc) {
 		abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
-			     "broker refused a subscription", NULL);
+			     "broker refused a subscription", LSN_END);
 		return;
 	}
 	atomic_store(&s->subscribed, 1);
 	abyss_metric_set(s->sm.mqtt_connected, 1);
 	abyss_log_kv(s->log, ABYSS_LOGL_INFO, "subscribed", "granted_qos", q,
-		     NULL);
+		     LSN_END);
 	if (!s->ever_ready) {
 		s->ever_ready = 1;
 		abyss_notify_ready(&s->notify);
@@ -894,7 +898,7 @@ static void lsn_on_publish(void *ud, int mid, int rc)
 
 	if (rc)
 		abyss_log_kv_rl(s->log, ABYSS_LOGL_ERROR, "pub-refused",
-				LSN_RL_MS, "broker refused a publish", NULL);
+				LSN_RL_MS, "broker refused a publish", LSN_END);
 	if (abyss_spool_ack(s->spool, mid) == ABYSS_ENOTFOUND &&
 	    s->in_publish && s->n_early < LSN_EARLY_ACK_MAX)
 		s->early_acks[s->n_early++] = mid;
@@ -959,7 +963,7 @@ static void lsn_reload(struct lsn *s)
 		abyss_diag_format(&d, e, sizeof(e));
 		abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
 			     "reload failed: configuration unchanged", "error",
-			     e, NULL);
+			     e, LSN_END);
 		abyss_notify_ready(&s->notify);
 		return;
 	}
@@ -967,7 +971,7 @@ static void lsn_reload(struct lsn *s)
 		abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
 			     "reload refused: estimator ml is not available in "
 			     "abyss listen yet; configuration unchanged",
-			     NULL);
+			     LSN_END);
 		abyss_config_free(nc);
 		abyss_notify_ready(&s->notify);
 		return;
@@ -976,10 +980,10 @@ static void lsn_reload(struct lsn *s)
 	for (i = 0; i < ch.nrestart; i++)
 		abyss_log_kv(s->log, ABYSS_LOGL_WARN,
 			     "changed, needs a restart", "key", ch.restart[i],
-			     NULL);
+			     LSN_END);
 	for (i = 0; i < ch.nhot; i++)
 		abyss_log_kv(s->log, ABYSS_LOGL_INFO, "applied", "key",
-			     ch.hot[i], NULL);
+			     ch.hot[i], LSN_END);
 	/* The hot keys, section by section (restart keys stay as they are;
 	 * the borrowed topic strings live in sections that do not move). */
 	s->cfg->mqtt.listener.duplicate_handling =
@@ -1004,20 +1008,20 @@ static void lsn_reload(struct lsn *s)
 	if (nc->abyss.logging.format != s->cfg->abyss.logging.format)
 		abyss_log_kv(s->log, ABYSS_LOGL_WARN,
 			     "changed, needs a restart", "key",
-			     "abyss.logging.format", NULL);
+			     "abyss.logging.format", LSN_END);
 	if (nc->abyss.spool.dedupe_ttl != s->cfg->abyss.spool.dedupe_ttl)
 		abyss_log_kv(s->log, ABYSS_LOGL_WARN,
 			     "changed, needs a restart", "key",
-			     "abyss.spool.dedupe_ttl", NULL);
+			     "abyss.spool.dedupe_ttl", LSN_END);
 	s->msg_lim = abyss_config_msg_limits(s->cfg, &s->topics);
 	abyss_config_to_corr(s->cfg, &cc);
 	if (abyss_corr_reconfigure(s->corr, &cc) != 0)
 		abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
 			     "correlator settings refused; kept the old ones",
-			     NULL);
+			     LSN_END);
 	abyss_config_free(nc);
 	abyss_log_kv(s->log, ABYSS_LOGL_INFO, "configuration reloaded",
-		     "result", rc == 0 ? "unchanged" : "applied", NULL);
+		     "result", rc == 0 ? "unchanged" : "applied", LSN_END);
 	abyss_notify_ready(&s->notify);
 }
 
@@ -1091,7 +1095,7 @@ static int lsn_open(struct lsn *s, const struct abyss_listen_opts *o,
 		abyss_log_kv(s->log, ABYSS_LOGL_INFO,
 			     "spool: messages from a previous run will be "
 			     "published first",
-			     "messages", n, NULL);
+			     "messages", n, LSN_END);
 	}
 
 	abyss_config_to_corr(s->cfg, &cc);
@@ -1125,7 +1129,7 @@ static int lsn_open(struct lsn *s, const struct abyss_listen_opts *o,
 			abyss_log_kv(s->log, ABYSS_LOGL_INFO,
 				     "inbox: re-reading messages received "
 				     "before the last stop",
-				     "messages", c, NULL);
+				     "messages", c, LSN_END);
 			/* mq is not up yet: a full pool is waited for in
 			 * the loop (the backlog), nothing is lost here. */
 			lsn_inbox_foreach(s->inbox, lsn_replay_cb, s);
@@ -1185,7 +1189,7 @@ static int lsn_open(struct lsn *s, const struct abyss_listen_opts *o,
 		    port, "client_id", mo.client_id, "estimator",
 		    abyss_method_name(
 			(enum abyss_method)s->cfg->abyss.estimator.method),
-		    "shard", shard, "spool", s->cfg->abyss.spool.path, NULL);
+		    "shard", shard, "spool", s->cfg->abyss.spool.path, LSN_END);
 	}
 	return mq_connect(s->mq, lsn_mono_ms());
 }
@@ -1248,7 +1252,7 @@ static void lsn_shutdown(struct lsn *s, int64_t budget_ms)
 	abyss_notify_stopping(&s->notify);
 	mq_pause_reading(s->mq);
 	abyss_log_kv(s->log, ABYSS_LOGL_INFO,
-		     "stopping: finishing in-flight holes", NULL);
+		     "stopping: finishing in-flight holes", LSN_END);
 	/* The backlog goes to the pool as room frees; half the budget. */
 	while (s->backlog_head && lsn_mono_ms() < t_end - budget_ms / 2) {
 		lsn_drain_backlog(s);
@@ -1274,7 +1278,8 @@ static void lsn_shutdown(struct lsn *s, int64_t budget_ms)
 
 		snprintf(n, sizeof(n), "%d", lost);
 		abyss_log_kv(s->log, ABYSS_LOGL_WARN,
-			     "holes abandoned at shutdown", "count", n, NULL);
+			     "holes abandoned at shutdown", "count", n,
+			     LSN_END);
 	}
 	/* Flush: publish what is pending and wait for the acks. */
 	for (;;) {
@@ -1300,7 +1305,7 @@ static void lsn_shutdown(struct lsn *s, int64_t budget_ms)
 		snprintf(unm, sizeof(unm), "%zu", cs.pending_messages);
 		abyss_log_kv(s->log, ABYSS_LOGL_INFO, "stopped",
 			     "spool_entries_kept", pend,
-			     "unmatched_messages_kept", unm, NULL);
+			     "unmatched_messages_kept", unm, LSN_END);
 	}
 }
 
@@ -1342,7 +1347,8 @@ static int lsn_loop(struct lsn *s, int64_t shutdown_ms)
 			    (ssize_t)sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
 					abyss_log_kv(s->log, ABYSS_LOGL_INFO,
-						     "SIGHUP: reloading", NULL);
+						     "SIGHUP: reloading",
+						     LSN_END);
 					lsn_reload(s);
 				} else {
 					abyss_log_kv(
@@ -1350,7 +1356,7 @@ static int lsn_loop(struct lsn *s, int64_t shutdown_ms)
 					    "signal: shutting down", "signal",
 					    si.ssi_signo == SIGINT ? "SIGINT"
 								   : "SIGTERM",
-					    NULL);
+					    LSN_END);
 					lsn_shutdown(s, shutdown_ms);
 					return 0;
 				}
@@ -1363,7 +1369,7 @@ static int lsn_loop(struct lsn *s, int64_t shutdown_ms)
 					"mq-failed", 60000,
 					"broker refused us for good; fix the "
 					"configuration and restart",
-					"why", mq_last_error(s->mq), NULL);
+					"why", mq_last_error(s->mq), LSN_END);
 		if (p[2].revents & POLLIN)
 			abyss_pool_dispatch(s->pool);
 		if (s->backlog_head)
@@ -1440,7 +1446,7 @@ int abyss_listen_run(const struct abyss_listen_opts *o, struct abyss_diag *diag)
 
 		abyss_diag_format(diag, e, sizeof(e));
 		abyss_log_kv(s->log, ABYSS_LOGL_CRITICAL, "startup failed",
-			     "error", e, NULL);
+			     "error", e, LSN_END);
 	}
 out:
 	lsn_close(s);

@@ -66,11 +66,11 @@ if [ $real = 1 ]; then
 	e=$(awk -F, 'NR == 2 { printf "%.3f %.3f %.3f", $6, $7, $8 }' "$LSN_TMP/est.csv")
 	v=$(grep "^OPCPUBSUB/TB/data2/$KP " "$LSN_TMP/out" | sed 's/.*"Value": \[\([^]]*\)\].*/\1/' |
 		awk -F', ' '{ printf "%.3f %.3f %.3f", $1, $2, $3 }')
-	check "data2: SUCCESS keypoints = abyss estimate ($v)" [ -n "$v" ] && [ "$v" = "$e" ]
+	check "data2: SUCCESS keypoints = abyss estimate ($v)" [ -n "$v" -a "$v" = "$e" ]
 	check "data2: AlgoVersion 0.2.6" grep -q "^OPCPUBSUB/TB/data2/$DE .*\"AlgoVersion\": \"0.2.6\"}$" "$LSN_TMP/out"
 	check "invalid JSON counted (2)" [ "$(lsn_metric a 'abyss_messages_invalid_total{reason="json"}')" -eq 2 ]
-	check "holes counted: 2 success, 3 error" [ "$(lsn_metric a 'abyss_holes_published_total{result="success"}')" -eq 2 ] &&
-		[ "$(lsn_metric a 'abyss_holes_published_total{result="error"}')" -eq 3 ]
+	check "holes counted: 2 success, 3 error" [ "$(lsn_metric a 'abyss_holes_published_total{result="success"}')" -eq 2 \
+		-a "$(lsn_metric a 'abyss_holes_published_total{result="error"}')" -eq 3 ]
 else
 	check "invalid JSON counted (1)" [ "$(lsn_metric a 'abyss_messages_invalid_total{reason="json"}')" -eq 1 ]
 fi

@@ -33,7 +33,7 @@ m0=$(lsn_metric s0 abyss_holes_matched_total)
 m1=$(lsn_metric s1 abyss_holes_matched_total)
 echo "     shard 0 matched $m0, shard 1 matched $m1"
 check "the shards split the holes ($m0 + $m1 = $n)" [ $((m0 + m1)) -eq $n ]
-check "both shards got work" [ "$m0" -gt 0 ] && [ "$m1" -gt 0 ]
+check "both shards got work" [ "$m0" -gt 0 -a "$m1" -gt 0 ]
 lsn_stop s0
 check "shard 0: SIGTERM exit 0" [ $? -eq 0 ]
 lsn_stop s1

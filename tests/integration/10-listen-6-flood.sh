@@ -54,7 +54,7 @@ while [ $i -lt 100 ]; do
 done
 echo "     received $got messages, peak VmRSS $peak kB (cap $CAP_KB kB)"
 check "all 2300 flood messages read" [ "$got" -ge 2300 ]
-check "peak RSS under the cap" [ "$peak" -gt 0 ] && [ "$peak" -lt $CAP_KB ]
+check "peak RSS under the cap" [ "$peak" -gt 0 -a "$peak" -lt $CAP_KB ]
 dropped=$(lsn_metric a 'abyss_drops_total{reason="buffer_full"}')
 echo "     buffer_full drops: $dropped"
 check "evictions counted" [ "$dropped" -ge 2000 ]

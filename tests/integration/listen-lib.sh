@@ -72,7 +72,7 @@ lsn_conf() {
 		echo "  spool: {path: $LSN_TMP/$name.spool.db}"
 		echo "  http: {listen: \"127.0.0.1:$port\"}"
 		echo "  correlator: {heads_grace: 0.3}"
-		echo "  mqtt: {client_id: abyss-it-$name, reconnect_min: 0.2, reconnect_max: 1}"
+		echo "  mqtt: {client_id: abyss-it-$name, reconnect_min: 0.2, reconnect_max: 1, publish_qos: ${LSN_PUBQOS:-1}}"
 		for l in "$@"; do echo "  $l"; done
 	} >"$LSN_TMP/$name.yaml"
 }
