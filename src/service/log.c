@@ -388,6 +388,28 @@ static void put_str(struct log__line *l, int json, const char *key,
 		line_close(l, "\"");
 }
 
+/* The shortest of %.15g..%.17g that reads back as d (0.1, not
+ * 0.10000000000000001). JSON has no NaN or infinity: null there. */
+static void format_double(double d, int json, char *out, size_t n)
+{
+	int prec;
+
+	if (isnan(d) || isinf(d)) {
+		snprintf(out, n, "%s",
+			 json	    ? "null"
+			 : isnan(d) ? "NaN"
+			 : d > 0    ? "+Inf"
+				    : "-Inf");
+		return;
+	}
+	for (prec = 15; prec < 17; prec++) {
+		snprintf(out, n, "%.*g", prec, d);
+		if (strtod(out, NULL) == d)
+			return;
+	}
+	snprintf(out, n, "%.17g", d);
+}
+
 static void put_field(struct log__line *l, int json,
 		      const struct abyss_log_field *f)
 {
@@ -399,12 +421,7 @@ static void put_field(struct log__line *l, int json,
 		put_raw(l, json, f->key ? f->key : "", num);
 		break;
 	case ABYSS_LOGT_DBL:
-		if (isfinite(f->d))
-			snprintf(num, sizeof(num), "%.17g", f->d);
-		else
-			snprintf(num, sizeof(num), "%s", json ? "null" : "NaN");
-		/* %.17g round-trips; shorter text would need a search for the
-		 * shortest round-trip form, not worth it for logs. */
+		format_double(f->d, json, num, sizeof(num));
 		put_raw(l, json, f->key ? f->key : "", num);
 		break;
 	case ABYSS_LOGT_BOOL:

@@ -43,7 +43,8 @@ enum { ABYSS_LOGF_LOGFMT = 0, ABYSS_LOGF_JSON = 1 };
 #define ABYSS_LOG_LINE_DEFAULT 8192
 #define ABYSS_LOG_LINE_MIN     256
 #define ABYSS_LOG_LINE_MAX     (1024 * 1024)
-/* Rate-limit keys are compared on at most this many bytes. */
+/* Rate-limit keys are compared on their first ABYSS_LOG_RLKEY_MAX - 1
+ * bytes. */
 #define ABYSS_LOG_RLKEY_MAX 64
 /* Bound fields of a struct abyss_log_ctx. */
 #define ABYSS_LOG_CTX_FIELDS 4

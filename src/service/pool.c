@@ -758,16 +758,23 @@ void abyss_pool_free(struct abyss_pool *p)
 	if (p->wd_started)
 		pthread_join(p->wd_tid, NULL);
 
-	/* Threads inside an abandoned attempt may never come back: detach
-	 * them. The others finish their attempt and leave; join those. */
+	/* Threads inside an attempt whose result can no longer be used (it
+	 * was abandoned, or its job already has an outcome) may never come
+	 * back: detach them. The others finish their attempt and leave; join
+	 * those. */
 	pthread_mutex_lock(&p->mu);
 	for (i = 0; i < p->nslots; i++) {
 		struct pool__thr *t = &p->thr[i];
 
-		if (t->state == THR_LIVE && t->rec && t->abandoned) {
-			pthread_detach(t->tid);
-			t->detached = 1;
+		if (t->state != THR_LIVE || !t->rec ||
+		    !(t->abandoned || t->rec->finished))
+			continue;
+		if (!t->abandoned) {
+			t->abandoned = 1;
+			p->nabandoned++;
 		}
+		pthread_detach(t->tid);
+		t->detached = 1;
 	}
 	pthread_mutex_unlock(&p->mu);
 	for (i = 0; i < p->nslots; i++) {

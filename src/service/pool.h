@@ -157,11 +157,12 @@ int abyss_pool_dispatch(struct abyss_pool *p);
 int abyss_pool_drain(struct abyss_pool *p, int64_t deadline_ms);
 
 /* Owner thread. Stops the threads and frees the pool. Workers finish the
- * attempt they are running (drain first to bound the wait); jobs still held
- * get free_job and free_result, never done. A thread stuck in an abandoned
- * attempt is detached: the pool's memory stays allocated until it returns
- * (the last one frees it), its job is leaked, and no callback is made any
- * more. NULL is ignored. */
+ * attempt they are running if its result can still be used (drain first to
+ * bound the wait); jobs still held get free_job and free_result, never
+ * done. A thread inside an attempt whose result cannot be used any more
+ * (abandoned, or its job already decided) is detached instead: the pool's
+ * memory stays allocated until it returns (the last one frees it), its job
+ * is leaked, and no callback is made any more. NULL is ignored. */
 void abyss_pool_free(struct abyss_pool *p);
 
 /* Copies the counters (any thread). */

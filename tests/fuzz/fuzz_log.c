@@ -75,8 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!m)
 			abort();
 		/* Uncut and valid UTF-8 (jansson checks): exact round trip. */
-		if (!json_object_get(j, "truncated") &&
-		    strlen(msg) == half) {
+		if (!json_object_get(j, "truncated") && strlen(msg) == half) {
 			json_t *probe = json_stringn(msg, half);
 
 			if (probe && strcmp(m, msg) != 0)

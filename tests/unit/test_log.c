@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "abyss/config.h"
 #include "service/log.h"
 
 /* 2026-11-25T16:00:00.123Z */
@@ -147,9 +148,10 @@ static void test_log_typed_fields_and_ctx(void **state)
 {
 	struct sink *s = calloc(1, sizeof(*s));
 	const struct abyss_log_field f[] = {
-	    ABYSS_LF_INT("n", -42),	 ABYSS_LF_DBL("ms", 12.5),
-	    ABYSS_LF_DBL("nan", NAN),	 ABYSS_LF_BOOL("ok", 1),
-	    ABYSS_LF_STR("tool", "a b"),
+	    ABYSS_LF_INT("n", -42),	    ABYSS_LF_DBL("ms", 12.5),
+	    ABYSS_LF_DBL("nan", NAN),	    ABYSS_LF_BOOL("ok", 1),
+	    ABYSS_LF_STR("tool", "a b"),    ABYSS_LF_DBL("tenth", 0.1),
+	    ABYSS_LF_DBL("third", 1.0 / 3), ABYSS_LF_DBL("inf", -INFINITY),
 	};
 	struct abyss_log_ctx c;
 	json_t *j;
@@ -158,12 +160,13 @@ static void test_log_typed_fields_and_ctx(void **state)
 	(void)state;
 	assert_non_null(s);
 	sink_open(s, ABYSS_LOGF_JSON, ABYSS_LOGL_INFO, 0, 0);
-	abyss_log_fields(s->lg, ABYSS_LOGL_INFO, "typed", f, 5);
+	abyss_log_fields(s->lg, ABYSS_LOGL_INFO, "typed", f, 8);
 	assert_string_equal(sink_read(s),
 			    "{\"ts\":\"2026-11-25T16:00:00.123Z\","
 			    "\"level\":\"info\",\"msg\":\"typed\",\"n\":-42,"
 			    "\"ms\":12.5,\"nan\":null,\"ok\":true,"
-			    "\"tool\":\"a b\"}\n");
+			    "\"tool\":\"a b\",\"tenth\":0.1,"
+			    "\"third\":0.3333333333333333,\"inf\":null}\n");
 
 	abyss_log_ctx_init(&c, s->lg);
 	assert_int_equal(abyss_log_ctx_add(&c, "hole", "T1#7"), 0);
@@ -183,10 +186,11 @@ static void test_log_typed_fields_and_ctx(void **state)
 
 	/* logfmt renders the same typed fields bare. */
 	sink_open(s, ABYSS_LOGF_LOGFMT, ABYSS_LOGL_INFO, 0, 0);
-	abyss_log_fields(s->lg, ABYSS_LOGL_INFO, "typed", f, 5);
+	abyss_log_fields(s->lg, ABYSS_LOGL_INFO, "typed", f, 8);
 	assert_string_equal(sink_read(s),
 			    "ts=2026-11-25T16:00:00.123Z level=info msg=typed "
-			    "n=-42 ms=12.5 nan=NaN ok=true tool=\"a b\"\n");
+			    "n=-42 ms=12.5 nan=NaN ok=true tool=\"a b\" "
+			    "tenth=0.1 third=0.3333333333333333 inf=-Inf\n");
 	sink_close(s);
 	free(s);
 }
@@ -217,7 +221,15 @@ static void test_log_levels_at_run_time(void **state)
 	abyss_log_stats(s->lg, &st);
 	assert_int_equal(st.lines, 2);
 
-	/* The configuration's level values (10..50) are ours. */
+	/* The configuration's level and format values are ours, so a
+	 * configured value is passed through unchanged. */
+	assert_int_equal(ABYSS_LOG_DEBUG, ABYSS_LOGL_DEBUG);
+	assert_int_equal(ABYSS_LOG_INFO, ABYSS_LOGL_INFO);
+	assert_int_equal(ABYSS_LOG_WARNING, ABYSS_LOGL_WARN);
+	assert_int_equal(ABYSS_LOG_ERROR, ABYSS_LOGL_ERROR);
+	assert_int_equal(ABYSS_LOG_CRITICAL, ABYSS_LOGL_CRITICAL);
+	assert_int_equal(ABYSS_LOG_LOGFMT, ABYSS_LOGF_LOGFMT);
+	assert_int_equal(ABYSS_LOG_JSON, ABYSS_LOGF_JSON);
 	assert_int_equal(abyss_log_level_parse("WARNING", &lv), 0);
 	assert_int_equal(lv, 30);
 	assert_int_equal(abyss_log_level_parse("warn", &lv), 0);

@@ -299,18 +299,20 @@ static void test_pool_watchdog_retry_succeeds(void **state)
 	pump_until(p, &c, 1, 5000);
 	assert_int_equal(c.ndone, 1);
 	assert_int_equal(c.status[0], 0);
-	assert_int_equal(c.result[0], 2); /* the retry's result */
+	assert_true(c.result[0] >= 2); /* a retry's result */
 	assert_true(c.nstuck >= 1);
 	assert_int_equal(c.actions[0], ABYSS_POOL_RETRIED);
 	wait_abandoned(p, 5000);
 	abyss_pool_stats(p, &st);
-	assert_int_equal(st.stuck, 1);
-	assert_int_equal(st.retried, 1);
-	assert_int_equal(st.late, 1);
+	/* Exactly one stuck attempt on an idle machine; a loaded one may
+	 * stall the instant retry too, hence the bounds. */
+	assert_true(st.stuck >= 1);
+	assert_true(st.retried >= 1);
+	assert_true(st.late >= 1);
 	assert_int_equal(st.failed, 0);
 	assert_int_equal(st.abandoned, 0);
 	/* The late attempt's result lost the race and was freed. */
-	assert_int_equal(atomic_load(&c.results_freed), 1);
+	assert_true(atomic_load(&c.results_freed) >= 1);
 	assert_int_equal(c.wrong_thread, 0);
 	abyss_pool_free(p);
 }
@@ -339,15 +341,15 @@ static void test_pool_watchdog_fails_after_retries(void **state)
 	assert_int_equal(c.status[0], ABYSS_ETIMEOUT);
 	assert_int_equal(c.result[0], -1);
 	assert_int_equal(c.status[1], 0);
-	assert_int_equal(c.nstuck, 2);
+	assert_true(c.nstuck >= 2);
 	assert_int_equal(c.actions[0], ABYSS_POOL_RETRIED);
 	assert_int_equal(c.actions[1], ABYSS_POOL_FAILED);
 	wait_abandoned(p, 5000);
 	abyss_pool_stats(p, &st);
 	assert_int_equal(st.failed, 1);
 	assert_true(st.spawned >= 1);
-	assert_int_equal(st.late, 2);
-	assert_int_equal(atomic_load(&c.results_freed), 2);
+	assert_true(st.late >= 2);
+	assert_true(atomic_load(&c.results_freed) >= 2);
 	/* Back to nworkers once the stuck threads returned. */
 	assert_int_equal(st.threads, 1);
 	abyss_pool_free(p);
@@ -478,6 +480,102 @@ static void test_pool_free_with_stuck_thread(void **state)
 	free(c);
 }
 
+static void test_pool_free_skips_useless_attempt(void **state)
+{
+	/* Attempt 1 is abandoned at 150 ms and wins at 250 ms; the retry,
+	 * still inside its deadline, can only produce a result that would be
+	 * thrown away, so free must not wait the 2 s it takes. */
+	struct abyss_pool_opts o = {.nworkers = 1,
+				    .queue_cap = 4,
+				    .deadline_ms = 150,
+				    .max_retries = 1,
+				    .max_spare = 1};
+	static struct job j = {
+	    .id = 0, .sleep_ms = {250, 2000}, .no_result = 1};
+	struct abyss_pool *p;
+	struct ctx *c = calloc(1, sizeof(*c));
+	struct timespec t0, t1;
+	int i;
+
+	(void)state;
+	assert_non_null(c);
+	ctx_init(c);
+	assert_int_equal(abyss_pool_new(&o, &ops, c, &p), 0);
+	assert_int_equal(abyss_pool_submit(p, 0, &j, 1), 0);
+	pump_until(p, c, 1, 5000);
+	assert_int_equal(c->ndone, 1);
+	assert_int_equal(c->status[0], 0);
+	assert_int_equal(atomic_load(&c->runs), 2);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	abyss_pool_free(p);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 +
+			(t1.tv_nsec - t0.tv_nsec) / 1000000 <
+		    1000);
+	for (i = 0; i < 400 && atomic_load(&c->returned) < 2; i++)
+		sleep_ms(10);
+	assert_int_equal(atomic_load(&c->returned), 2);
+	sleep_ms(50);
+	free(c);
+}
+
+/* Watchdog, retries, late winners and per-key holding all at once: some
+ * jobs are stuck once (then retried), some every time (then fail). Every
+ * job must still come back exactly once, in per-key order. */
+static void test_pool_watchdog_under_load(void **state)
+{
+	enum { N = 200, KEYS = 4 };
+	struct abyss_pool_opts o = {.nworkers = 2,
+				    .queue_cap = 16,
+				    .deadline_ms = 100,
+				    .max_retries = 1,
+				    .max_spare = 4};
+	struct job *jobs = calloc(N, sizeof(*jobs));
+	int count[N] = {0}, last[KEYS];
+	struct abyss_pool *p;
+	struct abyss_pool_stats st;
+	struct ctx c;
+	int i, rc, want_fail = 0;
+
+	(void)state;
+	assert_non_null(jobs);
+	ctx_init(&c);
+	c.count = count;
+	c.last_by_key = last;
+	for (i = 0; i < KEYS; i++)
+		last[i] = -1;
+	assert_int_equal(abyss_pool_new(&o, &ops, &c, &p), 0);
+	for (i = 0; i < N; i++) {
+		jobs[i].id = i;
+		jobs[i].key = i % KEYS;
+		if (i % 40 == 7) { /* stuck once: the retry succeeds */
+			jobs[i].sleep_ms[0] = 250;
+		} else if (i % 40 == 23) { /* stuck twice: fails */
+			jobs[i].sleep_ms[0] = 250;
+			jobs[i].sleep_ms[1] = 250;
+			want_fail++;
+		}
+		while ((rc = abyss_pool_submit(p, (uint64_t)jobs[i].key,
+					       &jobs[i], 1)) == ABYSS_EFULL)
+			pump(p, 50);
+		assert_int_equal(rc, 0);
+	}
+	assert_int_equal(abyss_pool_drain(p, 20000), 0);
+	assert_int_equal(c.ndone, N);
+	for (i = 0; i < N; i++)
+		assert_int_equal(count[i], 1);
+	assert_int_equal(c.order_bad, 0);
+	assert_int_equal(c.wrong_thread, 0);
+	wait_abandoned(p, 5000);
+	abyss_pool_stats(p, &st);
+	/* A loaded machine may stall a quick attempt too, so only bounds. */
+	assert_true(st.stuck >= (uint64_t)(N / 40 + 2 * want_fail));
+	assert_true(st.failed >= (uint64_t)want_fail);
+	assert_int_equal(st.held, 0);
+	abyss_pool_free(p);
+	free(jobs);
+}
+
 static void test_pool_no_loss_100k(void **state)
 {
 	enum { N = 100000, KEYS = 16 };
@@ -557,6 +655,8 @@ int main(void)
 	    cmocka_unit_test(test_pool_drain_deadline),
 	    cmocka_unit_test(test_pool_drain_finishes_in_flight),
 	    cmocka_unit_test(test_pool_free_with_stuck_thread),
+	    cmocka_unit_test(test_pool_free_skips_useless_attempt),
+	    cmocka_unit_test(test_pool_watchdog_under_load),
 	    cmocka_unit_test(test_pool_no_loss_100k),
 	    cmocka_unit_test(test_pool_key_and_args),
 	};
