@@ -29,6 +29,7 @@
 #include "abyss/http.h"
 #include "abyss/message.h"
 #include "abyss/metrics.h"
+#include "abyss/nn.h"
 #include "abyss/payload.h"
 #include "abyss/spool.h"
 #include "abyss/version.h"
@@ -57,10 +58,11 @@
 
 /* A matched hole on its way through the pool. Read-only once submitted. */
 struct lsn_job {
-	struct abyss_corr_group g;     /* owns the messages */
-	struct abyss_data_ids ids;     /* payload keys at match time */
-	enum abyss_method method;      /* estimator at match time */
-	char hole_id[LSN_HOLE_ID_MAX]; /* "toolbox/tool#ResultId" */
+	struct abyss_corr_group g;	    /* owns the messages */
+	struct abyss_data_ids ids;	    /* payload keys at match time */
+	enum abyss_method method;	    /* estimator at match time */
+	const struct abyss_ml_model *model; /* ml: shared, thread-safe */
+	char hole_id[LSN_HOLE_ID_MAX];	    /* "toolbox/tool#ResultId" */
 	char tool_key[ABYSS_ID_MAX];
 	int64_t matched_ms; /* monotonic */
 	size_t bytes;
@@ -93,6 +95,10 @@ struct lsn {
 	struct abyss_spool *spool;
 	struct abyss_pool *pool;
 	struct lsn_inbox *inbox;
+	/* The ml model, loaded at start (abyss.estimator.model); kept until
+	 * exit because jobs in flight point at it. */
+	struct abyss_ml_model *model;
+	char model_dir[ABYSS_CONFIG_PATH_MAX];
 	int keep_inbox; /* stopping: keep what is unfinished for next start */
 	struct abyss_notify notify;
 	struct abyss_negdepth neg;
@@ -220,7 +226,7 @@ static int lsn_run(void *user, const void *job_, unsigned attempt,
 	const struct lsn_job *job = job_;
 	const struct abyss_msg *heads =
 	    job->g.has_heads ? lsn_in_get(&job->g.heads) : NULL;
-	struct abyss_estimate_opts eo = {job->method, NULL, NULL};
+	struct abyss_estimate_opts eo = {job->method, NULL, job->model};
 	struct abyss_payload_ids pids;
 	struct abyss_estimate est;
 	struct abyss_diag d;
@@ -648,6 +654,7 @@ static void lsn_on_match(void *ud, struct abyss_corr_group *g)
 	j->g = *g;
 	abyss_config_data_ids(s->cfg, &j->ids);
 	j->method = (enum abyss_method)s->cfg->abyss.estimator.method;
+	j->model = s->model;
 	snprintf(j->tool_key, sizeof(j->tool_key), "%s", g->result.tool_key);
 	j->matched_ms = lsn_mono_ms();
 	j->bytes =
@@ -967,14 +974,16 @@ static void lsn_reload(struct lsn *s)
 		abyss_notify_ready(&s->notify);
 		return;
 	}
-	if (nc->abyss.estimator.method == ABYSS_METHOD_ML) {
-		abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
-			     "reload refused: estimator ml is not available in "
-			     "abyss listen yet; configuration unchanged",
-			     LSN_END);
-		abyss_config_free(nc);
-		abyss_notify_ready(&s->notify);
-		return;
+	if (nc->abyss.estimator.method == ABYSS_METHOD_ML &&
+	    (!s->model ||
+	     strcmp(nc->abyss.estimator.model, s->model_dir) != 0)) {
+		/* Loading a network on the loop thread would stall it, and
+		 * jobs in flight hold the old one: a model change waits for
+		 * a restart. */
+		abyss_log_kv(s->log, ABYSS_LOGL_WARN,
+			     "changed, needs a restart", "key",
+			     "abyss.estimator.model", LSN_END);
+		nc->abyss.estimator = s->cfg->abyss.estimator;
 	}
 	rc = abyss_config_compare(s->cfg, nc, &ch);
 	for (i = 0; i < ch.nrestart; i++)
@@ -1058,11 +1067,22 @@ static int lsn_open(struct lsn *s, const struct abyss_listen_opts *o,
 	rc = abyss_config_load(o->config_path, &s->cfg, diag, NULL);
 	if (rc)
 		return rc;
-	if (s->cfg->abyss.estimator.method == ABYSS_METHOD_ML)
-		return abyss_diag_set(
-		    diag, ABYSS_EUNSUPPORTED, 0, 0,
-		    "abyss.estimator.method: ml is not available in abyss "
-		    "listen yet; use gradient or compat");
+	if (s->cfg->abyss.estimator.method == ABYSS_METHOD_ML) {
+		/* the reference statistics: <model>/ref_15T.csv */
+		rc = abyss_ml_model_load(s->cfg->abyss.estimator.model, NULL, 0,
+					 &s->model, diag);
+		if (rc) {
+			char m[ABYSS_DIAG_MSG_MAX];
+
+			snprintf(m, sizeof(m), "%s", diag ? diag->msg : "");
+			return abyss_diag_set(diag, rc, 0, 0,
+					      "abyss.estimator.model %s: %s",
+					      s->cfg->abyss.estimator.model,
+					      m[0] ? m : abyss_strerror(rc));
+		}
+		snprintf(s->model_dir, sizeof(s->model_dir), "%s",
+			 s->cfg->abyss.estimator.model);
+	}
 	s->cfg_path = o->config_path;
 	s->cli_level = o->log_level;
 	lo.fd = o->log_fd >= 0 ? o->log_fd : STDERR_FILENO;
@@ -1213,6 +1233,7 @@ static void lsn_close(struct lsn *s)
 	abyss_notify_close(&s->notify);
 	abyss_metrics_free(s->reg);
 	abyss_log_free(s->log);
+	abyss_ml_model_free(s->model);
 	abyss_config_free(s->cfg);
 	if (s->sfd >= 0)
 		close(s->sfd);
@@ -1479,12 +1500,20 @@ int abyss_listen_check_config(const char *path, FILE *out)
 		return 1;
 	}
 	if (cfg->abyss.estimator.method == ABYSS_METHOD_ML) {
-		fprintf(out,
-			"%s: error: abyss.estimator.method: ml is not "
-			"available in abyss listen yet\n",
-			path);
-		abyss_config_free(cfg);
-		return 1;
+		struct abyss_ml_model *mm = NULL;
+
+		abyss_diag_init(&d);
+		rc = abyss_ml_model_load(cfg->abyss.estimator.model, NULL, 0,
+					 &mm, &d);
+		abyss_ml_model_free(mm);
+		if (rc) {
+			fprintf(out,
+				"%s: error: abyss.estimator.model %s: %s\n",
+				path, cfg->abyss.estimator.model,
+				abyss_diag_format(&d, e, sizeof(e)));
+			abyss_config_free(cfg);
+			return 1;
+		}
 	}
 	fprintf(out, "%s: ok\n", path);
 	abyss_config_free(cfg);
