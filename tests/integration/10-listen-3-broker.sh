@@ -3,7 +3,8 @@
 # comes back (same port, persistence): with a persistent session, the spool
 # and its dedupe, every hole's result arrives exactly once. Results are
 # published at QoS 2 here: at QoS 1 a result whose PUBACK is lost in the
-# restart is (correctly, at-least-once) delivered twice.
+# restart is (correctly, at-least-once) delivered twice. The subscriber
+# takes QoS 2 too: its own QoS 1 deliveries would repeat across the restart.
 . "$(dirname "$0")/listen-lib.sh"
 lsn_setup || exit 0
 "$BIN" simulate --format mqtt --out "$LSN_TMP/sim" --count 10 --seed 21 2>/dev/null
@@ -11,7 +12,7 @@ LSN_PUBQOS=2 lsn_conf a
 lsn_start a || { bad "start"; lsn_finish "$0"; }
 # a persistent subscriber, so that it gets what was queued for it
 : >"$LSN_TMP/out"
-mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -v -c -i "abyss-it-sub$$" \
+mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -q 2 -v -c -i "abyss-it-sub$$" \
 	-t "OPCPUBSUB/+/+/$KP" -t "OPCPUBSUB/+/+/$DE" >>"$LSN_TMP/out" 2>/dev/null &
 SUB_PID=$!
 sleep 0.3

@@ -12,7 +12,7 @@ lsn_setup || exit 0
 lsn_conf a
 lsn_start a || { bad "start"; lsn_finish "$0"; }
 : >"$LSN_TMP/out"
-mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -v -c -i "abyss-it-sub$$" \
+mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -q 2 -v -c -i "abyss-it-sub$$" \
 	-t "OPCPUBSUB/+/+/$KP" -t "OPCPUBSUB/+/+/$DE" >>"$LSN_TMP/out" 2>/dev/null &
 SUB_PID=$!
 sleep 0.3
