@@ -3,7 +3,9 @@
 # (vectors/patchtsmixer/original, with the pipeline's stand-in reference as
 # ref_15T.csv) is loaded at start, and a hole's published keypoints equal
 # `abyss estimate -m ml` on the same messages. A model that does not load
-# stops the start with a clear error. Skips without the vectors.
+# stops the start with a clear error. With one worker and a queue of one,
+# three slow holes at once pause MQTT reading and resume it, losing none.
+# Skips without the vectors.
 . "$(dirname "$0")/listen-lib.sh"
 VEC=${ABYSS_VECTORS:-../shared/vectors}/patchtsmixer
 if [ ! -f "$VEC/original/model.safetensors" ]; then
@@ -28,7 +30,7 @@ else
 	src=$(ls -d "$LSN_TMP"/sim/sim_*/ | head -1)
 	src=${src%/}
 fi
-lsn_conf a "estimator: {method: ml, model: $LSN_TMP/model}"
+lsn_conf a "estimator: {method: ml, model: $LSN_TMP/model}" 'workers: {count: 1, queue: 1}'
 lsn_start a || { bad "start with ml"; lsn_finish "$0"; }
 sub_start
 pub_hole "$src" TB ml
@@ -45,6 +47,13 @@ if [ "$status" = ok ]; then
 else
 	check "ml failure published as ERROR" grep -q "^OPCPUBSUB/TB/ml/$KP .*\"Error\": true}$" "$LSN_TMP/out"
 fi
+# backpressure: one worker, a queue of one, three slow holes at once
+for t in bp1 bp2 bp3; do pub_hole "$src" TB "$t"; done
+sub_wait 8 30
+check "backpressure: all 3 more holes published" [ "$(sub_count)" -eq 8 ]
+check "backpressure: reading paused" grep -q 'pausing MQTT reading' "$LSN_TMP/a.log"
+check "backpressure: reading resumed" grep -q 'MQTT reading resumed' "$LSN_TMP/a.log"
+check "backpressure: nothing dropped" [ "$(lsn_metric a 'abyss_drops_total{reason="queue_full"}')" -eq 0 ]
 lsn_stop a
 check "SIGTERM: exit 0" [ $? -eq 0 ]
 lsn_finish "$0"
