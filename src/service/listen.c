@@ -1225,6 +1225,16 @@ static void lsn_close(struct lsn *s)
 	if (s->http)
 		abyss_http_stop(s->http);
 	s->keep_inbox = 1;
+	if (s->pool) {
+		struct abyss_pool_stats ps;
+
+		abyss_pool_stats(s->pool, &ps);
+		/* A worker still inside an abandoned estimation (shutdown
+		 * deadline) keeps using the model after we return: leave it
+		 * to the process exit rather than free it under the thread. */
+		if (ps.abandoned > 0 || ps.held > 0)
+			s->model = NULL;
+	}
 	abyss_pool_free(s->pool);
 	mq_free(s->mq);
 	abyss_corr_free(s->corr);
