@@ -555,29 +555,62 @@ static const char *mixer_layer(struct gb *g, const struct consts *k,
 #define INPUT_NAME  "past_values"
 #define OUTPUT_NAME "prediction_outputs"
 
-/* Scaler on x [B,T,C]: *loc, *scale [B,1,C] (NULL for scaling none);
- * returns the scaled input. */
+static const char *cast(struct gb *g, const char *x, int32_t to)
+{
+	Onnx__AttributeProto *at[1];
+
+	at[0] = attr_i(g, "to", to);
+	return node(g, "Cast", NULL, &x, 1, at, 1);
+}
+
+/* A double scalar constant. */
+static const char *const_d(struct gb *g, const char *hint, double v)
+{
+	double *p = gb_alloc(g, sizeof(*p));
+	char *name = gb_tmp(g, hint);
+	Onnx__TensorProto *t;
+
+	if (!p || !name)
+		return NULL;
+	*p = v;
+	t = tensor_new(g, name, ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE, NULL, 0,
+		       p, sizeof(*p));
+	return t ? t->name : NULL;
+}
+
+/* Scaler on x [B,T,C]: *loc, *scale [B,1,C] float (NULL when unused);
+ * returns the scaled input. The statistics are computed in double and
+ * rounded to float, as abyss_nn_forward and the float64 reference do: a
+ * float ReduceMean of a constant channel is a few ulp off, and the std
+ * scaler divides that error by sqrt(1e-5). */
 static const char *scaler(struct gb *g, const char *x, const char **loc,
 			  const char **scale)
 {
 	const struct abyss_nn_config *c = abyss_nn_model_config(g->m);
-	const char *d, *var;
+	const int32_t F = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT,
+		      DBL = ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
+	const char *xd, *d, *var;
 
 	*loc = *scale = NULL;
 	switch (c->scaling) {
 	case ABYSS_NN_SCALE_STD:
-		/* population variance, eps 1e-5 INSIDE the sqrt */
-		*loc = mean_axis1(g, x);
-		d = op2(g, "Sub", x, *loc);
+		/* population variance around the float mean, eps 1e-5
+		 * INSIDE the sqrt (PatchTSMixerStdScaler) */
+		xd = cast(g, x, DBL);
+		*loc = cast(g, mean_axis1(g, xd), F);
+		d = op2(g, "Sub", xd, cast(g, *loc, DBL));
 		var = mean_axis1(g, op2(g, "Mul", d, d));
 		*scale =
-		    op1(g, "Sqrt",
-			op2(g, "Add", var, const_f(g, "min_scale", 1e-5f)));
-		return op2(g, "Div", d, *scale);
+		    cast(g,
+			 op1(g, "Sqrt",
+			     op2(g, "Add", var, const_d(g, "min_scale", 1e-5))),
+			 F);
+		return op2(g, "Div", op2(g, "Sub", x, *loc), *scale);
 	case ABYSS_NN_SCALE_MEAN:
 		/* loc 0: de-scaling multiplies only */
-		*scale = op2(g, "Max", mean_axis1(g, op1(g, "Abs", x)),
-			     const_f(g, "min_scale", 1e-10f));
+		xd = mean_axis1(g, op1(g, "Abs", cast(g, x, DBL)));
+		*scale = cast(
+		    g, op2(g, "Max", xd, const_d(g, "min_scale", 1e-10)), F);
 		return op2(g, "Div", x, *scale);
 	case ABYSS_NN_SCALE_NONE:
 		return x;
