@@ -278,7 +278,8 @@ static Onnx__TensorProto *tensor_new(struct gb *g, const char *name,
 	if (!t || !d)
 		return NULL;
 	onnx__tensor_proto__init(t);
-	memcpy(d, dims, ndims * sizeof(*d));
+	if (ndims)
+		memcpy(d, dims, ndims * sizeof(*d));
 	t->name = gb_strdup(g, name);
 	t->n_dims = ndims;
 	t->dims = d;
