@@ -91,24 +91,45 @@ static char *gb_tmp(struct gb *g, const char *hint)
 	return gb_strdup(g, buf);
 }
 
-/* Appends p to a growing pointer array (no realloc of the live pointer). */
-static int push(struct gb *g, void ***arr, size_t *n, size_t *cap, void *p)
+/* Appends to the node / initializer lists; the arrays double in place
+ * (typed, so no pointer is read through another pointer type). */
+static int push_node(struct gb *g, Onnx__NodeProto *p)
 {
-	if (g->err || !p)
-		return g->err ? g->err : (g->err = ABYSS_ENOMEM);
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 64;
-		void **na;
+	if (g->err)
+		return g->err;
+	if (g->nnodes == g->capnodes) {
+		size_t nc = g->capnodes ? g->capnodes * 2 : 64;
+		Onnx__NodeProto **na;
 
-		if (nc > SIZE_MAX / sizeof(void *))
+		if (nc > SIZE_MAX / sizeof(Onnx__NodeProto *))
 			return g->err = ABYSS_ENOMEM;
-		na = realloc(*arr, nc * sizeof(void *));
+		na = realloc(g->nodes, nc * sizeof(Onnx__NodeProto *));
 		if (!na)
 			return g->err = ABYSS_ENOMEM;
-		*arr = na;
-		*cap = nc;
+		g->nodes = na;
+		g->capnodes = nc;
 	}
-	(*arr)[(*n)++] = p;
+	g->nodes[g->nnodes++] = p;
+	return 0;
+}
+
+static int push_init(struct gb *g, Onnx__TensorProto *p)
+{
+	if (g->err)
+		return g->err;
+	if (g->ninits == g->capinits) {
+		size_t nc = g->capinits ? g->capinits * 2 : 64;
+		Onnx__TensorProto **na;
+
+		if (nc > SIZE_MAX / sizeof(Onnx__TensorProto *))
+			return g->err = ABYSS_ENOMEM;
+		na = realloc(g->inits, nc * sizeof(Onnx__TensorProto *));
+		if (!na)
+			return g->err = ABYSS_ENOMEM;
+		g->inits = na;
+		g->capinits = nc;
+	}
+	g->inits[g->ninits++] = p;
 	return 0;
 }
 
@@ -188,7 +209,8 @@ static const char *node(struct gb *g, const char *op, const char *out,
 	n->op_type = gb_strdup(g, op);
 	n->input = gb_alloc(g, nin * sizeof(char *));
 	n->output = gb_alloc(g, sizeof(char *));
-	n->attribute = nat ? gb_alloc(g, nat * sizeof(*at)) : NULL;
+	n->attribute =
+	    nat ? gb_alloc(g, nat * sizeof(Onnx__AttributeProto *)) : NULL;
 	if (g->err)
 		return NULL;
 	for (i = 0; i < nin; i++) {
@@ -210,7 +232,7 @@ static const char *node(struct gb *g, const char *op, const char *out,
 	n->output[0] = out ? gb_strdup(g, out) : gb_tmp(g, op);
 	n->n_output = 1;
 	n->name = gb_tmp(g, "n");
-	if (push(g, (void ***)&g->nodes, &g->nnodes, &g->capnodes, n))
+	if (push_node(g, n))
 		return NULL;
 	return n->output[0];
 }
@@ -289,7 +311,7 @@ static Onnx__TensorProto *tensor_new(struct gb *g, const char *name,
 	t->raw_data.len = bytes;
 	/* protobuf-c only reads raw_data when packing */
 	t->raw_data.data = (uint8_t *)(uintptr_t)data;
-	if (push(g, (void ***)&g->inits, &g->ninits, &g->capinits, t))
+	if (push_init(g, t))
 		return NULL;
 	return t;
 }
@@ -698,7 +720,8 @@ static Onnx__ValueInfoProto *value_info(struct gb *g, const char *name,
 	Onnx__TypeProto *tp = gb_alloc(g, sizeof(*tp));
 	Onnx__TypeProto__Tensor *tt = gb_alloc(g, sizeof(*tt));
 	Onnx__TensorShapeProto *sh = gb_alloc(g, sizeof(*sh));
-	Onnx__TensorShapeProto__Dimension **dv = gb_alloc(g, 3 * sizeof(*dv));
+	Onnx__TensorShapeProto__Dimension **dv =
+	    gb_alloc(g, 3 * sizeof(Onnx__TensorShapeProto__Dimension *));
 	Onnx__TensorShapeProto__Dimension *dm = gb_alloc(g, 3 * sizeof(*dm));
 	int i;
 

@@ -126,8 +126,10 @@ static void check_export(struct abyss_nn_model *m, const uint8_t *buf,
 
 		assert_int_equal(abyss_nn_param_info(m, i, &in), 0);
 		t = find_init(g, in.name);
-		if (!t)
+		if (!t) {
 			fail_msg("no initializer %s", in.name);
+			return;
+		}
 		assert_int_equal(t->data_type,
 				 ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
 		assert_int_equal(t->n_dims, (size_t)in.ndim);
