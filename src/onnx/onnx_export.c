@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,9 +73,15 @@ static void gb_free(struct gb *g)
 
 static char *gb_strdup(struct gb *g, const char *s)
 {
-	size_t n = strlen(s) + 1;
-	char *p = gb_alloc(g, n);
+	size_t n;
+	char *p;
 
+	if (!s) { /* only after an earlier failure */
+		g->err = g->err ? g->err : ABYSS_ENOMEM;
+		return NULL;
+	}
+	n = strlen(s) + 1;
+	p = gb_alloc(g, n);
 	if (p)
 		memcpy(p, s, n);
 	return p;
