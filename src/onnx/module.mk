@@ -36,6 +36,8 @@ $(ONNX_PB_C): $(ONNX_PROTO) src/onnx/module.mk
 # only know about it after a first build).
 $(BUILD)/obj/src/onnx/onnx_export.o $(BUILD)/obj/src/cli/cmd_model.o \
 	$(BUILD)/tests/test_onnx: $(ONNX_PB_H)
+# clang-tidy (tests/lint.sh) needs the generated header too.
+lint: $(ONNX_PB_H)
 else
 $(warning src/onnx: protoc-c or /usr/include/onnx/onnx.proto missing; building without ONNX export (make deps installs protobuf-c-compiler libprotobuf-c-dev libonnx-dev))
 endif
