@@ -3,7 +3,8 @@
  * --output OUT`: inspect a PatchTSMixer checkpoint folder (config.json +
  * model.safetensors) and run it on windows stored in a safetensors file.
  * A thin client of abyss/nn.h; the exit pipeline on drill files belongs to
- * `abyss estimate --method ml`.
+ * `abyss estimate --method ml`. `abyss model export DIR --onnx OUT` writes
+ * the network as ONNX (src/onnx, when built with protobuf-c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,9 @@
 #include "abyss/nn.h"
 #include "abyss/safetensors.h"
 #include "cli.h"
+#ifdef ABYSS_WITH_ONNX
+#include "../onnx/onnx_export.h"
+#endif
 
 static void model_usage(FILE *f)
 {
@@ -23,7 +27,8 @@ static void model_usage(FILE *f)
 	    "OUT.safetensors\n"
 	    "                      [--tensor NAME] [--batch N]\n"
 	    "       abyss model exit DIR FILE... [--ref CSV] [--local N] "
-	    "[--predrilled 0|1]\n\n"
+	    "[--predrilled 0|1]\n"
+	    "       abyss model export DIR --onnx OUT.onnx\n\n"
 	    "DIR holds a Hugging Face PatchTSMixerForPrediction "
 	    "checkpoint:\nconfig.json and model.safetensors. 'run' reads "
 	    "the F32 tensor NAME\n(default past_values) of shape [B, "
@@ -32,7 +37,10 @@ static void model_usage(FILE *f)
 	    "pipeline (40 windows, heat-map peaks) on\ndrill files or MQTT "
 	    "folders; CSV is the ref_15T.csv table (default\nDIR/ref_15T.csv); "
 	    "--local/--predrilled override the hole's metadata\n(the "
-	    "original's infer3_xls used local 0, PREDRILLED 1).\n");
+	    "original's infer3_xls used local 0, PREDRILLED 1).\n'export' "
+	    "writes the network as an ONNX model (opset 17, input "
+	    "past_values\n[batch, context_length, channels], output "
+	    "prediction_outputs).\n");
 }
 
 static const char *mode_name(enum abyss_nn_mode m)
@@ -333,6 +341,55 @@ static int model_exit(int argc, char **argv)
 	return failed ? CLI_EXIT_FAILURES : CLI_EXIT_OK;
 }
 
+static int model_export(int argc, char **argv)
+{
+	const char *dir = NULL, *out = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--onnx") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (!dir && argv[i][0] != '-')
+			dir = argv[i];
+		else {
+			cli_error("model", "export: unexpected '%s'", argv[i]);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (!dir || !out) {
+		model_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+#ifdef ABYSS_WITH_ONNX
+	{
+		struct abyss_nn_model *m = NULL;
+		struct abyss_diag d;
+		char msg[1200];
+		int rc = load("model", dir, 1, &m);
+
+		if (rc)
+			return rc;
+		abyss_diag_init(&d);
+		rc = abyss_onnx_export_file(m, out, &d);
+		abyss_nn_model_free(m);
+		if (rc) {
+			cli_error("model", "%s",
+				  abyss_diag_format(&d, msg, sizeof(msg)));
+			return rc == ABYSS_ENOMEM ? CLI_EXIT_INTERNAL
+						  : CLI_EXIT_INPUT;
+		}
+		fprintf(stderr, "abyss model: %s -> %s (ONNX opset %d)\n", dir,
+			out, ABYSS_ONNX_OPSET);
+		return CLI_EXIT_OK;
+	}
+#else
+	cli_error("model", "export: this abyss was built without ONNX support "
+			   "(needs protobuf-c-compiler, libprotobuf-c-dev, "
+			   "libonnx-dev at build time)");
+	return CLI_EXIT_USAGE;
+#endif
+}
+
 int cmd_model(int argc, char **argv)
 {
 	if (argc < 2 || cli_is_help(argv[1])) {
@@ -345,7 +402,9 @@ int cmd_model(int argc, char **argv)
 		return model_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "exit") == 0)
 		return model_exit(argc - 1, argv + 1);
-	cli_error("model", "unknown subcommand '%s' (info, run, exit)",
+	if (strcmp(argv[1], "export") == 0)
+		return model_export(argc - 1, argv + 1);
+	cli_error("model", "unknown subcommand '%s' (info, run, exit, export)",
 		  argv[1]);
 	return CLI_EXIT_USAGE;
 }

@@ -29,6 +29,8 @@ static const struct cli_command commands[] = {
     {"model", cmd_model,
      "PatchTSMixer checkpoints: info, run (forward pass on a tensor)"},
     {"bench", cmd_bench, "measure parser and estimator throughput"},
+    {"listen", cmd_listen,
+     "run the real-time MQTT service (estimate and publish each hole)"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
