@@ -27,11 +27,22 @@ else
 	echo "  skipped: python3-torch is not installed"
 fi
 echo "== ONNX Runtime"
-if [ ! -f "$tmp/patchtsmixer.onnx" ]; then
-	echo "  skipped: no ONNX export (it comes from the PyTorch step)"
+# the graph abyss itself exports (abyss model export) of the original
+# checkpoint when the vectors are there, else torch.onnx's export above
+vec=${ABYSS_VECTORS:-$root/../shared/vectors}
+if [ -d "$vec/patchtsmixer/original" ] &&
+	"$abyss" model export "$vec/patchtsmixer/original" \
+		--onnx "$tmp/abyss.onnx" >/dev/null 2>&1; then
+	set -- "abyss model export" "$tmp/abyss.onnx"
+else
+	set -- "torch.onnx" "$tmp/patchtsmixer.onnx"
+fi
+if [ ! -f "$2" ]; then
+	echo "  skipped: no ONNX export (abyss model export or PyTorch needed)"
 elif ! NODE_PATH="$ort_dir/node_modules" node -e 'require("onnxruntime-node")' 2>/dev/null; then
 	echo "  skipped: onnxruntime-node is not installed under $ort_dir"
 else
+	echo "  model: $1"
 	NODE_PATH="$ort_dir/node_modules" node "$here/peers_ort.js" \
-		"$tmp/patchtsmixer.onnx" "$threads" "$repeat"
+		"$2" "$threads" "$repeat"
 fi

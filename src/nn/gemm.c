@@ -372,8 +372,20 @@ void nn__gemm1(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
 			  accumulate);
 }
 
-/* below this many multiply-adds a product stays on the calling thread */
-#define PAR_MIN ((size_t)1 << 20)
+/* Below this many multiply-adds a product stays on the calling thread
+ * (about 40 us of work: an OpenMP fork/join costs a few us, much more on
+ * a loaded machine). Tests lower it to split everything. */
+static size_t par_min = (size_t)1 << 22;
+
+void nn__set_par_min(size_t n)
+{
+	par_min = n;
+}
+
+size_t nn__par_min(void)
+{
+	return par_min;
+}
 /* rows per task: a multiple of both tiles' heights (6 and 8) */
 #define ROW_BLOCK 48
 
@@ -387,7 +399,7 @@ void nn__gemm(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
 
 	if (M == 0 || N == 0)
 		return;
-	if (nt <= 1 || nb < 2 || M * N * K < PAR_MIN) {
+	if (nt <= 1 || nb < 2 || M * N * K < par_min) {
 		fn(C, ldc, A, ars, acs, B, ldb, bias, 0, M, M, N, K,
 		   accumulate);
 		return;

@@ -25,8 +25,8 @@
 #else
 #define NN_PARALLEL_FOR
 #endif
-/* below this many multiply-adds a kernel stays on one thread */
-#define PAR_MIN ((size_t)1 << 20)
+/* below nn__par_min() multiply-adds a kernel stays on one thread */
+#define PAR_MIN nn__par_min()
 #define BLK	64
 
 /* The forward product lives in gemm.c (packed, SIMD). */

@@ -27,6 +27,11 @@ const char *nn__isa_name(enum nn_isa isa);
  * model sets it from abyss_nn_set_threads at each forward/backward. */
 void nn__set_threads(int n);
 int nn__threads(void);
+/* Work (multiply-adds; values / 64 for elementwise kernels) below which a
+ * kernel stays on the calling thread; process-wide, default 2^22. Tests
+ * set 0 to split every kernel. */
+void nn__set_par_min(size_t n);
+size_t nn__par_min(void);
 
 /* C[i,j] (+)= sum_k A[i*ars + k*acs] * B[k*ldb + j] for i < M, j < N:
  * started from C (accumulate), else from bias[j] (bias may be NULL),

@@ -343,7 +343,7 @@ NN_CLONES static void layernorm_part(float *out, float *mean, float *rstd,
  * Rows (or values) are split into nn__threads() contiguous parts; every
  * result depends on its own row only, so the split changes no bit. Below
  * PAR_MIN values a kernel stays on the calling thread. */
-#define PAR_MIN ((size_t)1 << 16)
+#define PAR_MIN (nn__par_min() / 64)
 
 /* clang-format off */
 #ifdef _OPENMP

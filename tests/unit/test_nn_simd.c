@@ -300,6 +300,7 @@ static void test_nn_simd_threads_same_bits(void **state)
 	(void)state;
 	assert_non_null(C1);
 	assert_non_null(Ct);
+	nn__set_par_min(0); /* split every kernel, however small */
 	nn__set_threads(1);
 	nn__gemm(C1, N, A, K, 1, B, N, NULL, M, N, K, 0);
 	for (t = 2; t <= 3; t++) {
@@ -350,6 +351,7 @@ static void test_nn_simd_threads_same_bits(void **state)
 	}
 	abyss_nn_set_threads(m, 0);
 	assert_int_equal(abyss_nn_threads(m), 1);
+	nn__set_par_min((size_t)1 << 22);
 	free(x), free(y), free(p1), free(g1);
 	abyss_nn_model_free(m);
 }
