@@ -445,22 +445,33 @@ void nn__attention_backward(float *dq, float *dk, float *dv, float *dprobs,
 
 /* ---- layout changes ----------------------------------------------------- */
 
+/* Both layout changes visit one (a, y) slice at a time, a small X x Z
+ * transpose whose source and destination lines stay in L1 (the natural
+ * a, x, y, z order scattered every write over the whole output). Pure
+ * data movement: the bits do not change. */
 void nn__permute_0321(float *out, const float *inp, size_t A, size_t X,
 		      size_t Y, size_t Z, int accumulate)
 {
 	size_t a, x, y, z;
 
 	for (a = 0; a < A; a++)
-		for (x = 0; x < X; x++)
-			for (y = 0; y < Y; y++)
-				for (z = 0; z < Z; z++) {
-					float val =
-					    inp[((a * X + x) * Y + y) * Z + z];
-					float *o =
-					    &out[((a * Z + z) * Y + y) * X + x];
+		for (y = 0; y < Y; y++) {
+			const float *src = inp + (a * X * Y + y) * Z;
+			float *dst = out + (a * Z * Y + y) * X;
 
-					*o = accumulate ? *o + val : val;
-				}
+			/* src[x * Y * Z + z] -> dst[z * Y * X + x] */
+			for (z = 0; z < Z; z++) {
+				float *d = dst + z * Y * X;
+				const float *sz = src + z;
+
+				if (accumulate)
+					for (x = 0; x < X; x++)
+						d[x] += sz[x * Y * Z];
+				else
+					for (x = 0; x < X; x++)
+						d[x] = sz[x * Y * Z];
+			}
+		}
 }
 
 void nn__transpose(float *out, const float *inp, size_t A, size_t R, size_t C,
@@ -468,14 +479,22 @@ void nn__transpose(float *out, const float *inp, size_t A, size_t R, size_t C,
 {
 	size_t a, r, c;
 
-	for (a = 0; a < A; a++)
-		for (r = 0; r < R; r++)
-			for (c = 0; c < C; c++) {
-				float val = inp[(a * R + r) * C + c];
-				float *o = &out[(a * C + c) * R + r];
+	for (a = 0; a < A; a++) {
+		const float *src = inp + a * R * C;
+		float *dst = out + a * C * R;
 
-				*o = accumulate ? *o + val : val;
-			}
+		/* src[r * C + c] -> dst[c * R + r], rows of dst in order */
+		for (c = 0; c < C; c++) {
+			float *d = dst + c * R;
+
+			if (accumulate)
+				for (r = 0; r < R; r++)
+					d[r] += src[r * C + c];
+			else
+				for (r = 0; r < R; r++)
+					d[r] = src[r * C + c];
+		}
+	}
 }
 
 /* ---- dropout ------------------------------------------------------------ */
