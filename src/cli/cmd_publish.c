@@ -44,6 +44,8 @@ static void usage(FILE *f)
 	    "      --host H            broker address (default 127.0.0.1)\n"
 	    "  -p, --port N            broker port (default 1883)\n"
 	    "      --protocol 311|5    MQTT version (default 311)\n"
+	    "      --connect-timeout S  give up connecting after S seconds "
+	    "(default 10)\n"
 	    "      --client-id ID      client id prefix (default "
 	    "abyss-publish)\n"
 	    "      --root R            topic root (default OPCPUBSUB)\n"
@@ -392,6 +394,10 @@ int cmd_publish(int argc, char **argv)
 			if (cli_parse_double(CMD, a, argv[i], &dv) || dv < 0)
 				goto usage_err;
 			o.wait_timeout_s = dv;
+		} else if (VAL("--connect-timeout")) {
+			if (cli_parse_double(CMD, a, argv[i], &dv) || dv <= 0)
+				goto usage_err;
+			o.connect_timeout_s = dv;
 		} else if (!strcmp(a, "--echo")) {
 			o.echo = true;
 		} else if (!strcmp(a, "--json")) {
