@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,8 +99,19 @@ static void usage(FILE *f)
 
 struct cli_state {
 	bool json, quiet, tty;
-	double last_len;
 };
+
+/* CPU seconds this process used (user + system): shows whether the load
+ * generator itself was the limit on a small machine. */
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static void progress(void *ud, const struct pub_report *r)
 {
@@ -120,7 +132,7 @@ static void progress(void *ud, const struct pub_report *r)
 }
 
 static void print_text(const struct pub_opts *o, const struct pub_report *r,
-		       size_t ninputs)
+		       size_t ninputs, double cpu)
 {
 	double el = r->elapsed_s > 0 ? r->elapsed_s : 1e-9;
 
@@ -130,9 +142,12 @@ static void print_text(const struct pub_opts *o, const struct pub_report *r,
 	       (unsigned long long)r->msgs_sent, (double)r->bytes_sent / 1e6,
 	       ninputs, r->elapsed_s, (double)r->holes_sent / el,
 	       (double)r->msgs_sent / el, (double)r->bytes_sent / 1e6 / el);
+	printf("          %.2f s CPU (%.0f %% of one core)", cpu,
+	       r->total_s > 0 ? 100 * cpu / r->total_s : 0);
 	if (r->full_waits)
-		printf("          %llu waits on a full connection\n",
+		printf(", %llu waits on a full connection",
 		       (unsigned long long)r->full_waits);
+	putchar('\n');
 	if (!o->wait_results && !o->echo)
 		return;
 	printf(
@@ -154,7 +169,7 @@ static void print_text(const struct pub_opts *o, const struct pub_report *r,
 }
 
 static void print_json(const struct pub_opts *o, const struct pub_report *r,
-		       size_t ninputs, int rc)
+		       size_t ninputs, int rc, double cpu)
 {
 	double el = r->elapsed_s > 0 ? r->elapsed_s : 1e-9;
 
@@ -167,7 +182,9 @@ static void print_json(const struct pub_opts *o, const struct pub_report *r,
 	    "\"errors\": %llu, \"unmatched\": %llu, \"duplicates\": %llu, "
 	    "\"missing\": %llu, \"msgs_in\": %llu, \"latency_ms\": "
 	    "{\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}, "
-	    "\"rate\": %.3f, \"concurrency\": %u, \"qos\": %d, \"rc\": %d}\n",
+	    "\"rate\": %.3f, \"concurrency\": %u, \"qos\": %d, \"cpu_s\": "
+	    "%.3f, "
+	    "\"rc\": %d}\n",
 	    ninputs, (unsigned long long)r->holes_sent,
 	    (unsigned long long)r->msgs_sent, (unsigned long long)r->bytes_sent,
 	    r->elapsed_s, r->total_s, (double)r->holes_sent / el,
@@ -181,7 +198,7 @@ static void print_json(const struct pub_opts *o, const struct pub_report *r,
 	    (unsigned long long)r->unmatched, (unsigned long long)r->duplicates,
 	    (unsigned long long)r->missing, (unsigned long long)r->msgs_in,
 	    r->lat_p50_ms, r->lat_p90_ms, r->lat_p99_ms, r->lat_max_ms, o->rate,
-	    o->concurrency, o->qos, rc);
+	    o->concurrency, o->qos, cpu, rc);
 }
 
 /* Applies the service configuration's broker, topic and TLS settings. */
@@ -298,6 +315,7 @@ int cmd_publish(int argc, char **argv)
 	long port = -1, protocol = -1, v;
 	bool no_heads = false, no_sleep = false, nonce_set = false;
 	char err[512];
+	double cpu0;
 	long ntpl;
 	int i, rc, ret;
 	size_t k;
@@ -478,6 +496,7 @@ int cmd_publish(int argc, char **argv)
 	if (o.count == 0 && !(o.duration_s > 0))
 		o.count = (uint64_t)ntpl;
 
+	cpu0 = cpu_seconds();
 	rc = pub_run(&o, tpl, (size_t)ntpl, &rep, progress, &st, 250, err,
 		     sizeof(err));
 	if (st.tty && !st.quiet)
@@ -495,9 +514,9 @@ int cmd_publish(int argc, char **argv)
 			goto out;
 	}
 	if (st.json)
-		print_json(&o, &rep, (size_t)ntpl, rc);
+		print_json(&o, &rep, (size_t)ntpl, rc, cpu_seconds() - cpu0);
 	else
-		print_text(&o, &rep, (size_t)ntpl);
+		print_text(&o, &rep, (size_t)ntpl, cpu_seconds() - cpu0);
 	if (rc)
 		ret =
 		    rc == ABYSS_ETOOBIG ? CLI_EXIT_FAILURES : CLI_EXIT_INTERNAL;
