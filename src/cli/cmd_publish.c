@@ -508,8 +508,7 @@ int cmd_publish(int argc, char **argv)
 	}
 	if (rc && rc != ABYSS_ETOOBIG) {
 		cli_error(CMD, "%s", err);
-		ret =
-		    rc == ABYSS_ENOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_INTERNAL;
+		ret = CLI_EXIT_INTERNAL;
 		if (rep.holes_sent == 0)
 			goto out;
 	}

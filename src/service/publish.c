@@ -108,8 +108,8 @@ void pub_format_ts(int64_t unix_s, char buf[PUB_TS_LEN + 1])
 	if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 0 ||
 	    tm.tm_year + 1900 > 9999)
 		return;
-	put_digits(buf, (uint64_t)(tm.tm_year + 1900), 4);
-	put_digits(buf + 5, (uint64_t)(tm.tm_mon + 1), 2);
+	put_digits(buf, (uint64_t)tm.tm_year + 1900, 4);
+	put_digits(buf + 5, (uint64_t)tm.tm_mon + 1, 2);
 	put_digits(buf + 8, (uint64_t)tm.tm_mday, 2);
 	put_digits(buf + 11, (uint64_t)tm.tm_hour, 2);
 	put_digits(buf + 14, (uint64_t)tm.tm_min, 2);
@@ -492,7 +492,7 @@ static const char *endswith(const char *s, size_t n, const char *sfx)
 {
 	size_t m = strlen(sfx);
 
-	if (m + 1 > n || s[n - m - 1] != '/' || memcmp(s + n - m, sfx, m))
+	if (m + 1 > n || s[n - m - 1] != '/' || memcmp(s + n - m, sfx, m) != 0)
 		return NULL;
 	return s + n - m;
 }
@@ -1061,8 +1061,12 @@ int pub_run(const struct pub_opts *o, struct pub_template *templates,
 				if (now < due) {
 					/* sleep to the next hole, whole ms: the
 					 * holes due by then go as one burst */
-					rc = pump(
-					    r, (int)((due - now + 999) / 1000));
+					int64_t w = (due - now + 999) / 1000;
+
+					/* at most 100 ms: the duration and the
+					 * progress line are checked meanwhile
+					 */
+					rc = pump(r, (int)(w < 100 ? w : 100));
 					if (rc)
 						break;
 					continue;
