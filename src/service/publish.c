@@ -907,7 +907,7 @@ static int connect_all(struct pub_run *r)
 			snprintf(why, sizeof(why), "%s", r->err);
 			snprintf(
 			    r->err, sizeof(r->err),
-			    "no connection to %.64s:%d within %.0f s%s%.120s",
+			    "no connection to %.64s:%d within %g s%s%.120s",
 			    r->o->host, r->o->port,
 			    r->o->connect_timeout_s > 0
 				? r->o->connect_timeout_s
