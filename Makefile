@@ -1,6 +1,8 @@
 # abyss - one plain, non-recursive Makefile.  `make help` lists the targets.
 include config.mk
 
+.DEFAULT_GOAL := all
+
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wvla -Wno-unused-parameter
 ifeq ($(WERROR),1)

@@ -14,7 +14,7 @@ cppcheck -q --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	--std=c11 -Iinclude -Isrc -D_GNU_SOURCE $files || rc=1
 echo "lint: clang-tidy"
 for f in $(git ls-files 'src/*.c'); do
-	clang-tidy -quiet "$f" -- -std=c11 -Iinclude -Isrc -D_GNU_SOURCE \
+	clang-tidy -quiet "$f" -- -std=c11 -Iinclude -Isrc -I"${BUILD:-build}/gen" -DABYSS_WITH_ONNX -D_GNU_SOURCE \
 		2>/dev/null | grep -E 'warning:|error:' && rc=1
 done
 [ $rc -eq 0 ] && echo "lint: clean"

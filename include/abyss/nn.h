@@ -64,6 +64,9 @@ struct abyss_nn_config {
 /* Bounds on a parsed config (a config is external input). */
 #define ABYSS_NN_MAX_DIM    65536
 #define ABYSS_NN_MAX_LAYERS 256
+#define ABYSS_NN_MAX_PARAMS ((size_t)1 << 30) /* floats (4 GiB) */
+/* activation floats per block (16 GiB); a larger max_batch is refused */
+#define ABYSS_NN_MAX_ACTS ((size_t)1 << 32)
 
 /* Fills cfg with the original abyss configuration (has_tool_age cv4:
  * 512/512, patch 8, 17 channels, d_model 16, 8 layers, mix_channel, gated
@@ -260,19 +263,21 @@ struct abyss_exit_tables {
 	size_t ext_rows;		    /* E = L + 800 */
 	double mean[ABYSS_EXIT_TORQUE_CH];  /* StandardScaler mean_ */
 	double scale[ABYSS_EXIT_TORQUE_CH]; /* StandardScaler scale_ */
-	float *organised; /* [L, 20] float32, same columns, before scaling */
-	double *extended; /* [E, 20] scaled and padded */
+	double *organised; /* [L, 20], same columns, before scaling */
+	double *extended;  /* [E, 20] scaled and padded */
 };
 
 /* Steps (a)-(c) on one hole: position (mm, as parsed: negated when the sum
  * of the first 200 positions is negative, as raw_data_checker does), step
- * codes and torque (A), n samples each; local (tool age) and predrilled
- * (0/1) are the metadata channels; ref is the ref_15T.csv table [ref_rows,
- * 15] (row-major, float64) that the standardisation is fitted on together
- * with the hole. Errors: ABYSS_EINVAL, ABYSS_ENOSTEP (fewer than 3 step-2
+ * codes and torque (A, I Torque only), n samples each; local (tool age) and
+ * predrilled (0/1) are the metadata channels; ref is the ref_15T.csv table
+ * [ref_rows, 15] (row-major) that the standardisation is fitted on together
+ * with the hole. Values are used in double, which reproduces both the
+ * original's float32 file path (exact float values widened) and its float64
+ * MQTT path. Errors: ABYSS_EINVAL, ABYSS_ENOSTEP (fewer than 3 step-2
  * samples), ABYSS_ETOOBIG (n over ABYSS_EXIT_MAX_SAMPLES), ABYSS_ENOMEM. */
-int abyss_exit_tables(const float *position, const float *step,
-		      const float *torque, size_t n, double local,
+int abyss_exit_tables(const double *position, const int32_t *step,
+		      const double *torque, size_t n, double local,
 		      int predrilled, const double *ref, size_t ref_rows,
 		      struct abyss_exit_tables *t, struct abyss_diag *diag);
 void abyss_exit_tables_free(struct abyss_exit_tables *t);
@@ -286,7 +291,7 @@ int abyss_exit_window_start(const struct abyss_exit_tables *t, size_t *M,
 /* Copies window j (0..39) as the model input [512, 17] float32, and its
  * xpos2 column [512] (either may be NULL). Needs a valid M. */
 void abyss_exit_window(const struct abyss_exit_tables *t, size_t M, int j,
-		       float *x, float *xpos2);
+		       float *x, double *xpos2);
 
 /* Step (e) on one window: y[512, 17] (prediction_outputs); values < -1 are
  * set to 0, h[t] = sum of the first 15 channels (numpy's pairwise order),
@@ -297,7 +302,7 @@ struct abyss_exit_result {
 	double exit_mm; /* mean of the 40 exit_j, float64, left to right */
 	size_t M;
 	size_t tstar[ABYSS_EXIT_WINDOWS];
-	float exit_j[ABYSS_EXIT_WINDOWS]; /* xpos2 at window row t* (mm) */
+	double exit_j[ABYSS_EXIT_WINDOWS]; /* xpos2 at window row t* (mm) */
 };
 
 /* Steps (d)-(e): runs the 40 windows through m (in chunks of its
@@ -307,6 +312,28 @@ struct abyss_exit_result {
 int abyss_exit_estimate(struct abyss_nn_model *m,
 			const struct abyss_exit_tables *t, float *work,
 			struct abyss_exit_result *res, struct abyss_diag *diag);
+
+/* A model ready for the depth estimator's ml method: the network, the
+ * reference table and the window buffer, behind a lock so that one loaded
+ * model may serve several threads (they take turns). */
+struct abyss_ml_model;
+
+/* Loads dir (config.json + model.safetensors) and the reference CSV
+ * ref_csv (NULL: dir/ref_15T.csv), for batches of `batch` windows (0: 8).
+ * Errors: those of abyss_nn_model_load and abyss_exit_ref_parse, and
+ * ABYSS_ECONFIG when the model does not take 512 x 17 windows. */
+int abyss_ml_model_load(const char *dir, const char *ref_csv, size_t batch,
+			struct abyss_ml_model **out, struct abyss_diag *diag);
+void abyss_ml_model_free(struct abyss_ml_model *mm);
+struct abyss_nn_model *abyss_ml_model_nn(const struct abyss_ml_model *mm);
+
+struct abyss_hole;
+/* The original exit (4.4) of hole h (position_mm, step, torque_a, local,
+ * predrilled). A hole read from a Setitec file (float32_origin) is rounded
+ * to float32 first, as the original's auto_data reader did. Thread-safe;
+ * allocates the hole's tables (bounded by ABYSS_EXIT_MAX_SAMPLES). */
+int abyss_ml_exit(const struct abyss_ml_model *mm, const struct abyss_hole *h,
+		  struct abyss_exit_result *res, struct abyss_diag *diag);
 
 /* Parses a ref_15T.csv (header torque1..torque15, then rows of 15 numbers,
  * comma separated) into a malloc'd [rows, 15] table (*out, free()).

@@ -17,6 +17,7 @@
 
 #include "abyss/depth.h"
 #include "abyss/load.h"
+#include "abyss/nn.h"
 #include "cli.h"
 #include "walk.h"
 
@@ -36,6 +37,7 @@ struct est_job {
 	struct est_item *items;
 	size_t nitems;
 	enum abyss_method method;
+	const struct abyss_ml_model *model; /* ml only */
 	atomic_size_t next;
 	atomic_size_t done;
 	atomic_size_t failed;
@@ -43,29 +45,35 @@ struct est_job {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: abyss estimate [options] FILE|DIR...\n\n"
-		"Estimates the entry, transition and exit positions (mm) of "
-		"each hole and the\nlayer thicknesses. Folders are walked "
-		"recursively: every Setitec .xls file and\nevery folder of "
-		"MQTT messages (Result.json or ResultManagement.json + "
-		"Trace.json)\nis one hole; a file named explicitly is always "
-		"tried.\n\n"
-		"options:\n"
-		"  -m, --method M    compat | gradient (default gradient)\n"
-		"  -f, --format F    table | json | csv (default table)\n"
-		"  -j, --jobs N      worker threads (default: one per core)\n"
-		"  -o, --output FILE write results to FILE instead of stdout\n"
-		"  -q, --quiet       no progress bar, no failure summary\n"
-		"  -h, --help        this help\n\n"
-		"Positions are distances along the stroke from the spindle's "
-		"start (mm, positive).\nDepths: [transition - entry, exit - "
-		"transition]; without a transition,\n[exit - entry, 0].\n\n"
-		"exit status: 0 all holes estimated, 1 some failed (see "
-		"summary), 2 usage,\n3 no input could be read.\n");
+	fprintf(
+	    f, "usage: abyss estimate [options] FILE|DIR...\n\n"
+	       "Estimates the entry, transition and exit positions (mm) of "
+	       "each hole and the\nlayer thicknesses. Folders are walked "
+	       "recursively: every Setitec .xls file and\nevery folder of "
+	       "MQTT messages (Result.json or ResultManagement.json + "
+	       "Trace.json)\nis one hole; a file named explicitly is always "
+	       "tried.\n\n"
+	       "options:\n"
+	       "  -m, --method M    compat | gradient | ml (default gradient)\n"
+	       "      --model DIR   ml: a PatchTSMixer checkpoint folder "
+	       "(config.json +\n"
+	       "                    model.safetensors)\n"
+	       "      --reference F ml: the ref_15T.csv reference statistics "
+	       "(default\n"
+	       "                    DIR/ref_15T.csv)\n"
+	       "  -f, --format F    table | json | csv (default table)\n"
+	       "  -j, --jobs N      worker threads (default: one per core)\n"
+	       "  -o, --output FILE write results to FILE instead of stdout\n"
+	       "  -q, --quiet       no progress bar, no failure summary\n"
+	       "  -h, --help        this help\n\n"
+	       "Positions are distances along the stroke from the spindle's "
+	       "start (mm, positive).\nDepths: [transition - entry, exit - "
+	       "transition]; without a transition,\n[exit - entry, 0].\n\n"
+	       "exit status: 0 all holes estimated, 1 some failed (see "
+	       "summary), 2 usage,\n3 no input could be read.\n");
 }
 
-static void estimate_one(struct est_item *it, enum abyss_method method,
+static void estimate_one(struct est_item *it, const struct est_job *job,
 			 struct abyss_scratch *scratch)
 {
 	struct abyss_hole h;
@@ -73,12 +81,13 @@ static void estimate_one(struct est_item *it, enum abyss_method method,
 
 	abyss_hole_init(&h);
 	abyss_diag_init(&it->diag);
-	abyss_estimate_clear(&it->est, method);
+	abyss_estimate_clear(&it->est, job->method);
 	it->rc = abyss_hole_load(it->path, &h, &it->diag);
 	if (it->rc == 0) {
 		memset(&opts, 0, sizeof(opts));
-		opts.method = method;
+		opts.method = job->method;
 		opts.scratch = scratch;
+		opts.model = job->model;
 		memcpy(it->machine_id, h.machine_id, sizeof(it->machine_id));
 		memcpy(it->result_id, h.result_id, sizeof(it->result_id));
 		it->nsamples = h.n;
@@ -97,7 +106,7 @@ static void *worker(void *arg)
 
 	abyss_scratch_init(&scratch);
 	while ((i = atomic_fetch_add(&job->next, 1)) < job->nitems) {
-		estimate_one(&job->items[i], job->method, &scratch);
+		estimate_one(&job->items[i], job, &scratch);
 		if (job->items[i].rc)
 			atomic_fetch_add(&job->failed, 1);
 		atomic_fetch_add(&job->done, 1);
@@ -322,7 +331,8 @@ int cmd_estimate(int argc, char **argv)
 	enum abyss_method method = ABYSS_METHOD_GRADIENT;
 	long jobs = 0;
 	int quiet = 0, i, rc = CLI_EXIT_OK;
-	const char *output = NULL;
+	const char *output = NULL, *model_dir = NULL, *reference = NULL;
+	struct abyss_ml_model *model = NULL;
 	struct cli_paths paths;
 	struct est_job job;
 	pthread_t *threads = NULL;
@@ -368,6 +378,16 @@ int cmd_estimate(int argc, char **argv)
 			}
 			output = v;
 			i++;
+		} else if (!strcmp(a, "--model") || !strcmp(a, "--reference")) {
+			if (!v) {
+				cli_error(argv[0], "%s expects a path", a);
+				goto usage_fail;
+			}
+			if (a[2] == 'm')
+				model_dir = v;
+			else
+				reference = v;
+			i++;
 		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			quiet = 1;
 		} else if (a[0] == '-' && a[1]) {
@@ -386,6 +406,23 @@ int cmd_estimate(int argc, char **argv)
 		cli_paths_free(&paths);
 		return rc;
 	}
+	if ((method == ABYSS_METHOD_ML) != (model_dir != NULL)) {
+		cli_error(argv[0], method == ABYSS_METHOD_ML
+				       ? "--method ml needs --model DIR"
+				       : "--model is only for --method ml");
+		goto usage_fail;
+	}
+	if (model_dir) {
+		struct abyss_diag d;
+		char buf[ABYSS_DIAG_MSG_MAX + ABYSS_DIAG_FILE_MAX + 64];
+		abyss_diag_init(&d);
+		if (abyss_ml_model_load(model_dir, reference, 0, &model, &d)) {
+			cli_error(argv[0], "%s",
+				  abyss_diag_format(&d, buf, sizeof(buf)));
+			cli_paths_free(&paths);
+			return CLI_EXIT_INPUT;
+		}
+	}
 	if (jobs <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		jobs = n > 0 ? n : 1;
@@ -395,6 +432,7 @@ int cmd_estimate(int argc, char **argv)
 
 	memset(&job, 0, sizeof(job));
 	job.method = method;
+	job.model = model;
 	job.nitems = paths.n;
 	job.items = calloc(paths.n, sizeof(*job.items));
 	threads = calloc((size_t)jobs, sizeof(*threads));
@@ -402,6 +440,7 @@ int cmd_estimate(int argc, char **argv)
 		cli_error(argv[0], "out of memory");
 		free(job.items);
 		free(threads);
+		abyss_ml_model_free(model);
 		cli_paths_free(&paths);
 		return CLI_EXIT_INTERNAL;
 	}
@@ -447,12 +486,14 @@ int cmd_estimate(int argc, char **argv)
 	if (atomic_load(&job.failed) && rc == CLI_EXIT_OK)
 		rc = CLI_EXIT_FAILURES;
 done:
+	abyss_ml_model_free(model);
 	free(threads);
 	free(job.items);
 	cli_paths_free(&paths);
 	return rc;
 
 usage_fail:
+	abyss_ml_model_free(model);
 	cli_paths_free(&paths);
 	return CLI_EXIT_USAGE;
 }

@@ -3,30 +3,44 @@
  * --output OUT`: inspect a PatchTSMixer checkpoint folder (config.json +
  * model.safetensors) and run it on windows stored in a safetensors file.
  * A thin client of abyss/nn.h; the exit pipeline on drill files belongs to
- * `abyss estimate --method ml`.
+ * `abyss estimate --method ml`. `abyss model export DIR --onnx OUT` writes
+ * the network as ONNX (src/onnx, when built with protobuf-c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "abyss/load.h"
 #include "abyss/nn.h"
 #include "abyss/safetensors.h"
 #include "cli.h"
-
-int cmd_model(int argc, char **argv);
+#ifdef ABYSS_WITH_ONNX
+#include "../onnx/onnx_export.h"
+#endif
 
 static void model_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: abyss model info DIR [--tensors]\n"
-		"       abyss model run DIR --input IN.safetensors --output "
-		"OUT.safetensors\n"
-		"                      [--tensor NAME] [--batch N]\n\n"
-		"DIR holds a Hugging Face PatchTSMixerForPrediction "
-		"checkpoint:\nconfig.json and model.safetensors. 'run' reads "
-		"the F32 tensor NAME\n(default past_values) of shape [B, "
-		"context_length, channels] and writes\nprediction_outputs "
-		"[B, prediction_length, channels].\n");
+	fprintf(
+	    f,
+	    "usage: abyss model info DIR [--tensors]\n"
+	    "       abyss model run DIR --input IN.safetensors --output "
+	    "OUT.safetensors\n"
+	    "                      [--tensor NAME] [--batch N]\n"
+	    "       abyss model exit DIR FILE... [--ref CSV] [--local N] "
+	    "[--predrilled 0|1]\n"
+	    "       abyss model export DIR --onnx OUT.onnx\n\n"
+	    "DIR holds a Hugging Face PatchTSMixerForPrediction "
+	    "checkpoint:\nconfig.json and model.safetensors. 'run' reads "
+	    "the F32 tensor NAME\n(default past_values) of shape [B, "
+	    "context_length, channels] and writes\nprediction_outputs "
+	    "[B, prediction_length, channels].\n'exit' runs the original exit "
+	    "pipeline (40 windows, heat-map peaks) on\ndrill files or MQTT "
+	    "folders; CSV is the ref_15T.csv table (default\nDIR/ref_15T.csv); "
+	    "--local/--predrilled override the hole's metadata\n(the "
+	    "original's infer3_xls used local 0, PREDRILLED 1).\n'export' "
+	    "writes the network as an ONNX model (opset 17, input "
+	    "past_values\n[batch, context_length, channels], output "
+	    "prediction_outputs).\n");
 }
 
 static const char *mode_name(enum abyss_nn_mode m)
@@ -245,6 +259,137 @@ out:
 	return rc;
 }
 
+static int model_exit(int argc, char **argv)
+{
+	const char *dir = NULL, *ref = NULL;
+	struct abyss_ml_model *mm = NULL;
+	struct abyss_exit_result res;
+	struct abyss_hole h;
+	struct abyss_diag d;
+	long local = -1, pred = -1;
+	char msg[1200];
+	int i, nfiles = 0, failed = 0, rc;
+
+	for (i = 1; i < argc; i++) {
+		int more = i + 1 < argc;
+
+		if (strcmp(argv[i], "--ref") == 0 && more)
+			ref = argv[++i];
+		else if (strcmp(argv[i], "--local") == 0 && more) {
+			if (cli_parse_long("model", "--local", argv[++i],
+					   &local))
+				return CLI_EXIT_USAGE;
+		} else if (strcmp(argv[i], "--predrilled") == 0 && more) {
+			if (cli_parse_long("model", "--predrilled", argv[++i],
+					   &pred) ||
+			    pred > 1) {
+				cli_error("model", "--predrilled is 0 or 1");
+				return CLI_EXIT_USAGE;
+			}
+		} else if (argv[i][0] == '-') {
+			cli_error("model", "exit: unexpected '%s'", argv[i]);
+			return CLI_EXIT_USAGE;
+		} else if (!dir)
+			dir = argv[i];
+		else
+			nfiles++;
+	}
+	if (!dir || !nfiles) {
+		model_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	abyss_diag_init(&d);
+	rc = abyss_ml_model_load(dir, ref, 8, &mm, &d);
+	if (rc) {
+		cli_error("model", "%s",
+			  abyss_diag_format(&d, msg, sizeof(msg)));
+		return rc == ABYSS_ENOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_INPUT;
+	}
+	abyss_hole_init(&h);
+	printf("file\texit_mm\twindows_in_padding\n");
+	for (i = 1; i < argc; i++) {
+		int j, zeros = 0;
+
+		if (argv[i][0] == '-') {
+			i++; /* an option and its value */
+			continue;
+		}
+		if (argv[i] == dir)
+			continue;
+		abyss_diag_init(&d);
+		rc = abyss_hole_load(argv[i], &h, &d);
+		if (rc == 0) {
+			if (local >= 0)
+				h.local = local;
+			if (pred >= 0)
+				h.predrilled = (int)pred;
+			rc = abyss_ml_exit(mm, &h, &res, &d);
+		}
+		if (rc) {
+			abyss_diag_set_file(&d, argv[i]);
+			cli_error("model", "%s",
+				  abyss_diag_format(&d, msg, sizeof(msg)));
+			failed++;
+			continue;
+		}
+		for (j = 0; j < ABYSS_EXIT_WINDOWS; j++)
+			zeros += res.exit_j[j] == 0.0;
+		printf("%s\t%.17g\t%d\n", argv[i], res.exit_mm, zeros);
+	}
+	abyss_hole_free(&h);
+	abyss_ml_model_free(mm);
+	return failed ? CLI_EXIT_FAILURES : CLI_EXIT_OK;
+}
+
+static int model_export(int argc, char **argv)
+{
+	const char *dir = NULL, *out = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--onnx") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (!dir && argv[i][0] != '-')
+			dir = argv[i];
+		else {
+			cli_error("model", "export: unexpected '%s'", argv[i]);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (!dir || !out) {
+		model_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+#ifdef ABYSS_WITH_ONNX
+	{
+		struct abyss_nn_model *m = NULL;
+		struct abyss_diag d;
+		char msg[1200];
+		int rc = load("model", dir, 1, &m);
+
+		if (rc)
+			return rc;
+		abyss_diag_init(&d);
+		rc = abyss_onnx_export_file(m, out, &d);
+		abyss_nn_model_free(m);
+		if (rc) {
+			cli_error("model", "%s",
+				  abyss_diag_format(&d, msg, sizeof(msg)));
+			return rc == ABYSS_ENOMEM ? CLI_EXIT_INTERNAL
+						  : CLI_EXIT_INPUT;
+		}
+		fprintf(stderr, "abyss model: %s -> %s (ONNX opset %d)\n", dir,
+			out, ABYSS_ONNX_OPSET);
+		return CLI_EXIT_OK;
+	}
+#else
+	cli_error("model", "export: this abyss was built without ONNX support "
+			   "(needs protobuf-c-compiler, libprotobuf-c-dev, "
+			   "libonnx-dev at build time)");
+	return CLI_EXIT_USAGE;
+#endif
+}
+
 int cmd_model(int argc, char **argv)
 {
 	if (argc < 2 || cli_is_help(argv[1])) {
@@ -255,6 +400,11 @@ int cmd_model(int argc, char **argv)
 		return model_info(argc - 1, argv + 1);
 	if (strcmp(argv[1], "run") == 0)
 		return model_run(argc - 1, argv + 1);
-	cli_error("model", "unknown subcommand '%s' (info, run)", argv[1]);
+	if (strcmp(argv[1], "exit") == 0)
+		return model_exit(argc - 1, argv + 1);
+	if (strcmp(argv[1], "export") == 0)
+		return model_export(argc - 1, argv + 1);
+	cli_error("model", "unknown subcommand '%s' (info, run, exit, export)",
+		  argv[1]);
 	return CLI_EXIT_USAGE;
 }

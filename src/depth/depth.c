@@ -128,7 +128,7 @@ int abyss_estimate_depths(const struct abyss_estimate *e, double depth[2])
 }
 
 /* The verdict on an estimate: the first keypoint that is missing, then the
- * geometry. compat also fails without a transition, because the original's
+ * geometry. compat and ml also fail without a transition: the original's
  * 3-point estimator did (a missing transition there is a failure, not a
  * one-layer stack). Keypoints stay as the method left them. */
 static int estimate__verdict(const struct abyss_estimate *e,
@@ -143,7 +143,7 @@ static int estimate__verdict(const struct abyss_estimate *e,
 	} else if (!e->exit.found) {
 		k = &e->exit;
 		what = "exit";
-	} else if (e->method == ABYSS_METHOD_COMPAT && !e->transition.found) {
+	} else if (e->method != ABYSS_METHOD_GRADIENT && !e->transition.found) {
 		k = &e->transition;
 		what = "transition";
 	}
@@ -197,12 +197,12 @@ int abyss_estimate(const struct abyss_hole *h,
 		rc = depth__gradient(h, scratch, out, diag);
 		break;
 	case ABYSS_METHOD_ML:
+		rc =
+		    depth__ml(h, opts ? opts->model : NULL, scratch, out, diag);
+		break;
 	default:
-		depth__fail(&out->entry, ABYSS_ENOTIMPL,
-			    "the ml method needs the neural engine");
-		depth__fail(&out->exit, ABYSS_ENOTIMPL,
-			    "the ml method needs the neural engine");
-		rc = ABYSS_ENOTIMPL;
+		depth__fail(&out->entry, ABYSS_EINVAL, "unknown method");
+		rc = depth__fail(&out->exit, ABYSS_EINVAL, "unknown method");
 		break;
 	}
 	abyss_scratch_free(&local);

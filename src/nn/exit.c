@@ -10,11 +10,15 @@
  */
 #include "abyss/nn.h"
 
+#include <pthread.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "abyss/hole.h"
 
 #define COL_LOCAL 15
 #define COL_PRED  16
@@ -31,15 +35,14 @@ void abyss_exit_tables_free(struct abyss_exit_tables *t)
 	t->extended = NULL;
 }
 
-int abyss_exit_tables(const float *position, const float *step,
-		      const float *torque, size_t n, double local,
+int abyss_exit_tables(const double *position, const int32_t *step,
+		      const double *torque, size_t n, double local,
 		      int predrilled, const double *ref, size_t ref_rows,
 		      struct abyss_exit_tables *t, struct abyss_diag *diag)
 {
 	size_t *idx = NULL, N = 0, L, E, i, r, c;
 	double head = 0.0, sign;
-	float *org;
-	double *ext;
+	double *org, *ext;
 
 	if (!position || !step || !torque || !t || (!ref && ref_rows))
 		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
@@ -60,7 +63,7 @@ int abyss_exit_tables(const float *position, const float *step,
 		return abyss_diag_set(diag, ABYSS_ENOMEM, 0, 0,
 				      "out of memory");
 	for (i = 0; i < n; i++)
-		if (step[i] == 2.0f)
+		if (step[i] == 2)
 			idx[N++] = i;
 	if (N < 3) {
 		free(idx);
@@ -72,7 +75,7 @@ int abyss_exit_tables(const float *position, const float *step,
 	/* the inner join cuts the table to the length of phase 2 */
 	L = (N - 2 + 2) / 3;
 	E = L + 2 * ABYSS_EXIT_PAD;
-	org = calloc(L * ABYSS_EXIT_COLS, sizeof(float));
+	org = calloc(L * ABYSS_EXIT_COLS, sizeof(double));
 	ext = calloc(E * ABYSS_EXIT_COLS, sizeof(double));
 	if (!org || !ext) {
 		free(idx);
@@ -84,7 +87,7 @@ int abyss_exit_tables(const float *position, const float *step,
 	/* (a) channel c: phase p = c % 3, delay s = c / 3 rows; xpos: the
 	 * centre delay 2 */
 	for (r = 0; r < L; r++) {
-		float *row = org + r * ABYSS_EXIT_COLS;
+		double *row = org + r * ABYSS_EXIT_COLS;
 
 		for (c = 0; c < ABYSS_EXIT_TORQUE_CH; c++) {
 			size_t p = c % 3, s = c / 3, k;
@@ -95,8 +98,8 @@ int abyss_exit_tables(const float *position, const float *step,
 			if (k < N)
 				row[c] = torque[idx[k]];
 		}
-		row[COL_LOCAL] = (float)local;
-		row[COL_PRED] = (float)predrilled;
+		row[COL_LOCAL] = local;
+		row[COL_PRED] = predrilled ? 1.0 : 0.0;
 		for (c = 0; c < 3; c++) {
 			size_t k;
 
@@ -104,8 +107,7 @@ int abyss_exit_tables(const float *position, const float *step,
 				continue;
 			k = c + 3 * (r - 2);
 			if (k < N)
-				row[COL_XPOS1 + c] =
-				    (float)(sign * position[idx[k]]);
+				row[COL_XPOS1 + c] = sign * position[idx[k]];
 		}
 	}
 	free(idx);
@@ -122,7 +124,7 @@ int abyss_exit_tables(const float *position, const float *step,
 		mu = sum / (double)cnt;
 		for (r = 0; r < L + ref_rows; r++) {
 			double d =
-			    (r < L ? (double)org[r * ABYSS_EXIT_COLS + c]
+			    (r < L ? org[r * ABYSS_EXIT_COLS + c]
 				   : ref[(r - L) * ABYSS_EXIT_TORQUE_CH + c]) -
 			    mu;
 			sq += d * d;
@@ -135,11 +137,11 @@ int abyss_exit_tables(const float *position, const float *step,
 	}
 	/* (b) + (c): scaled rows in the middle, padding around them */
 	for (r = 0; r < L; r++) {
-		const float *o = org + r * ABYSS_EXIT_COLS;
+		const double *o = org + r * ABYSS_EXIT_COLS;
 		double *x = ext + (ABYSS_EXIT_PAD + r) * ABYSS_EXIT_COLS;
 
 		for (c = 0; c < ABYSS_EXIT_TORQUE_CH; c++)
-			x[c] = ((double)o[c] - t->mean[c]) / t->scale[c];
+			x[c] = (o[c] - t->mean[c]) / t->scale[c];
 		x[COL_LOCAL] = local * 0.034 - 1.7;
 		x[COL_PRED] = predrilled ? 0.69 : -1.45;
 		for (c = 0; c < 3; c++)
@@ -190,7 +192,7 @@ int abyss_exit_window_start(const struct abyss_exit_tables *t, size_t *M,
 }
 
 void abyss_exit_window(const struct abyss_exit_tables *t, size_t M, int j,
-		       float *x, float *xpos2)
+		       float *x, double *xpos2)
 {
 	size_t start =
 		   M - ABYSS_EXIT_WIN_BEFORE + (size_t)j * ABYSS_EXIT_WIN_STEP,
@@ -203,7 +205,7 @@ void abyss_exit_window(const struct abyss_exit_tables *t, size_t M, int j,
 			for (c = 0; c < ABYSS_EXIT_MODEL_CH; c++)
 				x[r * ABYSS_EXIT_MODEL_CH + c] = (float)row[c];
 		if (xpos2)
-			xpos2[r] = (float)row[COL_XPOS1 + 1];
+			xpos2[r] = row[COL_XPOS1 + 1];
 	}
 }
 
@@ -239,8 +241,8 @@ int abyss_exit_estimate(struct abyss_nn_model *m,
 			struct abyss_exit_result *res, struct abyss_diag *diag)
 {
 	const struct abyss_nn_config *c = abyss_nn_model_config(m);
-	float xpos2[ABYSS_EXIT_WIN_LEN];
-	size_t M, B, per = (size_t)ABYSS_EXIT_WIN_LEN * ABYSS_EXIT_MODEL_CH;
+	double xpos2[ABYSS_EXIT_WIN_LEN];
+	size_t M = 0, B, per = (size_t)ABYSS_EXIT_WIN_LEN * ABYSS_EXIT_MODEL_CH;
 	double sum = 0.0;
 	int j, k, rc;
 
@@ -286,7 +288,7 @@ int abyss_exit_estimate(struct abyss_nn_model *m,
 		}
 	}
 	for (j = 0; j < ABYSS_EXIT_WINDOWS; j++)
-		sum += (double)res->exit_j[j];
+		sum += res->exit_j[j];
 	res->exit_mm = sum / ABYSS_EXIT_WINDOWS;
 	return 0;
 }
@@ -296,7 +298,7 @@ int abyss_exit_estimate(struct abyss_nn_model *m,
 int abyss_exit_ref_parse(const char *buf, size_t len, size_t max_rows,
 			 double **out, size_t *rows, struct abyss_diag *diag)
 {
-	const char *p = buf, *end = buf + len;
+	const char *p, *end;
 	size_t line = 1, nrows = 0, cap = 0, c;
 	double *tab = NULL;
 	char field[64];
@@ -304,6 +306,8 @@ int abyss_exit_ref_parse(const char *buf, size_t len, size_t max_rows,
 	if (!buf || !out || !rows)
 		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
 				      "abyss_exit_ref_parse: NULL argument");
+	p = buf;
+	end = buf + len;
 	if (!max_rows)
 		max_rows = ABYSS_EXIT_MAX_REF_ROWS;
 	/* header: torque1,...,torque15 */
@@ -428,4 +432,185 @@ int abyss_exit_ref_parse(const char *buf, size_t len, size_t max_rows,
 	*out = tab;
 	*rows = nrows;
 	return 0;
+}
+
+/* ---- the depth estimator's model bundle -----------------------------------
+ */
+
+struct abyss_ml_model {
+	struct abyss_nn_model *nn;
+	double *ref;
+	size_t ref_rows;
+	float *work; /* max_batch windows of model input */
+	pthread_mutex_t lock;
+};
+
+void abyss_ml_model_free(struct abyss_ml_model *mm)
+{
+	if (!mm)
+		return;
+	pthread_mutex_destroy(&mm->lock);
+	abyss_nn_model_free(mm->nn);
+	free(mm->ref);
+	free(mm->work);
+	free(mm);
+}
+
+struct abyss_nn_model *abyss_ml_model_nn(const struct abyss_ml_model *mm)
+{
+	return mm ? mm->nn : NULL;
+}
+
+static int read_text(const char *path, size_t max, char **out, size_t *len,
+		     struct abyss_diag *diag)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return abyss_diag_set(
+		    diag, errno == ENOENT ? ABYSS_ENOENT : ABYSS_EIO, 0, 0,
+		    "cannot open %s: %s", path, strerror(errno));
+	buf = malloc(max + 1);
+	if (!buf) {
+		fclose(f);
+		return abyss_diag_set(diag, ABYSS_ENOMEM, 0, 0,
+				      "out of memory");
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f) || n > max) {
+		int big = !ferror(f);
+
+		fclose(f);
+		free(buf);
+		return abyss_diag_set(diag, big ? ABYSS_ETOOBIG : ABYSS_EIO, 0,
+				      0, "%s: %s", path,
+				      big ? "file too large" : "read error");
+	}
+	fclose(f);
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int abyss_ml_model_load(const char *dir, const char *ref_csv, size_t batch,
+			struct abyss_ml_model **out, struct abyss_diag *diag)
+{
+	struct abyss_nn_options o;
+	struct abyss_ml_model *mm;
+	const struct abyss_nn_config *c;
+	char path[4096], *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!dir || !out)
+		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
+				      "abyss_ml_model_load: NULL argument");
+	mm = calloc(1, sizeof(*mm));
+	if (!mm)
+		return abyss_diag_set(diag, ABYSS_ENOMEM, 0, 0,
+				      "out of memory");
+	if (pthread_mutex_init(&mm->lock, NULL) != 0) {
+		free(mm);
+		return abyss_diag_set(diag, ABYSS_ENOMEM, 0, 0,
+				      "cannot create a lock");
+	}
+	o.max_batch = batch ? batch : 8;
+	o.training = 0;
+	rc = abyss_nn_model_load(dir, &o, &mm->nn, diag);
+	if (rc)
+		goto fail;
+	c = abyss_nn_model_config(mm->nn);
+	if (c->context_length != ABYSS_EXIT_WIN_LEN ||
+	    c->prediction_length != ABYSS_EXIT_WIN_LEN ||
+	    c->num_input_channels != ABYSS_EXIT_MODEL_CH) {
+		rc = abyss_diag_set(diag, ABYSS_ECONFIG, 0, 0,
+				    "%s: the exit pipeline needs a 512 x 17 "
+				    "-> 512 model",
+				    dir);
+		goto fail;
+	}
+	if (!ref_csv) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/ref_15T.csv",
+				     dir) >= sizeof(path)) {
+			rc = abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
+					    "path too long");
+			goto fail;
+		}
+		ref_csv = path;
+	}
+	rc = read_text(ref_csv, (size_t)256 << 20, &text, &len, diag);
+	if (rc)
+		goto fail;
+	rc = abyss_exit_ref_parse(text, len, 0, &mm->ref, &mm->ref_rows, diag);
+	free(text);
+	if (rc) {
+		abyss_diag_set_file(diag, ref_csv);
+		goto fail;
+	}
+	mm->work = malloc(o.max_batch * ABYSS_EXIT_WIN_LEN *
+			  ABYSS_EXIT_MODEL_CH * sizeof(float));
+	if (!mm->work) {
+		rc = abyss_diag_set(diag, ABYSS_ENOMEM, 0, 0, "out of memory");
+		goto fail;
+	}
+	*out = mm;
+	return 0;
+fail:
+	abyss_ml_model_free(mm);
+	return rc;
+}
+
+int abyss_ml_exit(const struct abyss_ml_model *cmm, const struct abyss_hole *h,
+		  struct abyss_exit_result *res, struct abyss_diag *diag)
+{
+	/* the bundle is logically const (its weights never change); the
+	 * activation and window buffers it owns are used under the lock */
+	struct abyss_ml_model *mm = (struct abyss_ml_model *)cmm;
+	struct abyss_exit_tables t;
+	int rc;
+
+	if (!mm || !h || !res)
+		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
+				      "abyss_ml_exit: NULL argument");
+	if (!h->position_mm || !h->step || !h->torque_a)
+		return abyss_diag_set(diag, ABYSS_ENODATA, 0, 0,
+				      "the hole lacks position, step or "
+				      "torque samples");
+	if (h->float32_origin) {
+		/* a Setitec file: the original read it as float32
+		 * (auto_data), so every value is that float widened */
+		size_t i;
+		double *pos, *tq;
+
+		if (h->n > ABYSS_EXIT_MAX_SAMPLES)
+			return abyss_diag_set(diag, ABYSS_ETOOBIG, 0, 0,
+					      "%zu samples exceed the limit",
+					      h->n);
+		pos = malloc((h->n ? h->n : 1) * 2 * sizeof(double));
+		if (!pos)
+			return abyss_diag_set(diag, ABYSS_ENOMEM, 0, 0,
+					      "out of memory");
+		tq = pos + h->n;
+		for (i = 0; i < h->n; i++) {
+			pos[i] = (double)(float)h->position_mm[i];
+			tq[i] = (double)(float)h->torque_a[i];
+		}
+		rc = abyss_exit_tables(pos, h->step, tq, h->n, (double)h->local,
+				       h->predrilled, mm->ref, mm->ref_rows, &t,
+				       diag);
+		free(pos);
+	} else {
+		rc = abyss_exit_tables(h->position_mm, h->step, h->torque_a,
+				       h->n, (double)h->local, h->predrilled,
+				       mm->ref, mm->ref_rows, &t, diag);
+	}
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&mm->lock);
+	rc = abyss_exit_estimate(mm->nn, &t, mm->work, res, diag);
+	pthread_mutex_unlock(&mm->lock);
+	abyss_exit_tables_free(&t);
+	return rc;
 }

@@ -11,23 +11,63 @@
 
 /* ---- matmul ------------------------------------------------------------ */
 
+/* Blocked so the inner loops are elementwise over a block of BLK columns
+ * (the compiler vectorises them without reassociating anything, so the
+ * result does not depend on the instruction set) while every sum is kept
+ * in double. */
+#define BLK 64
+/* below this many multiply-adds a kernel stays on one thread */
+#define PAR_MIN ((size_t)1 << 16)
+
+/* Row-parallel loops: every output element is owned by one thread and
+ * summed in a fixed order, so results are bit-identical for any thread
+ * count (checked: 1, 2, 3 threads give the same predictions and gradients).
+ * Off by default (define ABYSS_NN_OPENMP, with -fopenmp, to enable): on a
+ * loaded shared machine OpenMP's spinning threads cost more than they
+ * bring; the threading policy belongs to the speed work. */
+#ifdef ABYSS_NN_OPENMP
+#define NN_PARALLEL_FOR _Pragma("omp parallel for if (par) schedule(static)")
+#else
+#define NN_PARALLEL_FOR
+#endif
+
+/* One output: four interleaved partial sums over i, combined in a fixed
+ * order. */
+static float dot_row(const float *x, const float *wr, size_t IC, double bias)
+{
+	double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+	size_t i;
+
+	for (i = 0; i + 4 <= IC; i += 4) {
+		a0 += (double)x[i] * (double)wr[i];
+		a1 += (double)x[i + 1] * (double)wr[i + 1];
+		a2 += (double)x[i + 2] * (double)wr[i + 2];
+		a3 += (double)x[i + 3] * (double)wr[i + 3];
+	}
+	for (; i < IC; i++)
+		a0 += (double)x[i] * (double)wr[i];
+	return (float)(bias + ((a0 + a1) + (a2 + a3)));
+}
+
 void nn__matmul_forward(float *out, const float *inp, const float *w,
 			const float *b, size_t N, size_t IC, size_t OC)
 {
-	size_t n, o, i;
+	int par = N * IC * OC > PAR_MIN;
+	long n;
 
-	for (n = 0; n < N; n++) {
-		const float *x = inp + n * IC;
-		float *y = out + n * OC;
+	(void)par;
+	/* each output row is computed by one thread in a fixed order, so
+	 * the result is the same for any number of threads. (Sharing weight
+	 * rows across 4 input rows was tried: slower with SSE2 doubles.) */
+	NN_PARALLEL_FOR
+	for (n = 0; n < (long)N; n++) {
+		const float *x = inp + (size_t)n * IC;
+		float *y = out + (size_t)n * OC;
+		size_t o;
 
-		for (o = 0; o < OC; o++) {
-			const float *wr = w + o * IC;
-			double acc = b ? (double)b[o] : 0.0;
-
-			for (i = 0; i < IC; i++)
-				acc += (double)x[i] * (double)wr[i];
-			y[o] = (float)acc;
-		}
+		for (o = 0; o < OC; o++)
+			y[o] =
+			    dot_row(x, w + o * IC, IC, b ? (double)b[o] : 0.0);
 	}
 }
 
@@ -35,44 +75,67 @@ void nn__matmul_backward(float *dinp, float *dw, float *db, const float *dout,
 			 const float *inp, const float *w, size_t N, size_t IC,
 			 size_t OC)
 {
-	size_t n, o, i;
+	int par = N * IC * OC > PAR_MIN;
+	long n, o;
 
+	(void)par;
 	if (dinp) {
-		for (n = 0; n < N; n++) {
-			const float *dy = dout + n * OC;
-			float *dx = dinp + n * IC;
+		/* dinp[n, i] += sum_o dout[n, o] w[o, i] */
+		NN_PARALLEL_FOR
+		for (n = 0; n < (long)N; n++) {
+			const float *dy = dout + (size_t)n * OC;
+			float *dx = dinp + (size_t)n * IC;
+			double acc[BLK];
+			size_t i0, i, m, oo;
 
-			for (i = 0; i < IC; i++) {
-				double acc = 0.0;
+			for (i0 = 0; i0 < IC; i0 += BLK) {
+				m = IC - i0 < BLK ? IC - i0 : BLK;
+				for (i = 0; i < m; i++)
+					acc[i] = 0.0;
+				for (oo = 0; oo < OC; oo++) {
+					const float *wr = w + oo * IC + i0;
+					double d = dy[oo];
 
-				for (o = 0; o < OC; o++)
-					acc += (double)dy[o] *
-					       (double)w[o * IC + i];
-				dx[i] += (float)acc;
+					for (i = 0; i < m; i++)
+						acc[i] += d * (double)wr[i];
+				}
+				for (i = 0; i < m; i++)
+					dx[i0 + i] += (float)acc[i];
 			}
 		}
 	}
 	if (dw) {
-		for (o = 0; o < OC; o++) {
-			float *dwr = dw + o * IC;
+		/* dw[o, i] += sum_n dout[n, o] inp[n, i] */
+		NN_PARALLEL_FOR
+		for (o = 0; o < (long)OC; o++) {
+			float *dwr = dw + (size_t)o * IC;
+			double acc[BLK];
+			size_t i0, i, m, nn;
 
-			for (i = 0; i < IC; i++) {
-				double acc = 0.0;
+			for (i0 = 0; i0 < IC; i0 += BLK) {
+				m = IC - i0 < BLK ? IC - i0 : BLK;
+				for (i = 0; i < m; i++)
+					acc[i] = 0.0;
+				for (nn = 0; nn < N; nn++) {
+					const float *xr = inp + nn * IC + i0;
+					double d = dout[nn * OC + (size_t)o];
 
-				for (n = 0; n < N; n++)
-					acc += (double)dout[n * OC + o] *
-					       (double)inp[n * IC + i];
-				dwr[i] += (float)acc;
+					for (i = 0; i < m; i++)
+						acc[i] += d * (double)xr[i];
+				}
+				for (i = 0; i < m; i++)
+					dwr[i0 + i] += (float)acc[i];
 			}
 		}
 	}
 	if (db) {
-		for (o = 0; o < OC; o++) {
-			double acc = 0.0;
+		for (o = 0; o < (long)OC; o++) {
+			double a = 0.0;
+			size_t nn;
 
-			for (n = 0; n < N; n++)
-				acc += (double)dout[n * OC + o];
-			db[o] += (float)acc;
+			for (nn = 0; nn < N; nn++)
+				a += (double)dout[nn * OC + (size_t)o];
+			db[o] += (float)a;
 		}
 	}
 }
@@ -237,10 +300,16 @@ void nn__attention_forward(float *ctx, float *probs, const float *q,
 			   const float *k, const float *v, const float *mask,
 			   size_t N, size_t P, size_t D, size_t nh)
 {
-	size_t hd = D / nh, n, h, i, j, d;
+	size_t hd = D / nh;
 	float scale = 1.0f / sqrtf((float)hd);
+	int par = N * P * P * D > PAR_MIN;
+	long nl;
 
-	for (n = 0; n < N; n++) {
+	(void)par;
+	NN_PARALLEL_FOR
+	for (nl = 0; nl < (long)N; nl++) {
+		size_t n = (size_t)nl, h, i, j, d, d0;
+
 		for (h = 0; h < nh; h++) {
 			for (i = 0; i < P; i++) {
 				const float *qi = q + (n * P + i) * D + h * hd;
@@ -263,34 +332,52 @@ void nn__attention_forward(float *ctx, float *probs, const float *q,
 					pr[j] = (float)acc;
 				}
 				softmax_row(pr, pr, P);
-				for (d = 0; d < hd; d++) {
-					double acc = 0.0;
+				/* ctx = probs . v, summed over j in order for
+				 * every d (blocks of d keep v rows contiguous)
+				 */
+				for (d0 = 0; d0 < hd; d0 += BLK) {
+					size_t m =
+					    hd - d0 < BLK ? hd - d0 : BLK;
+					double acc[BLK];
 
+					for (d = 0; d < m; d++)
+						acc[d] = 0.0;
 					for (j = 0; j < P; j++) {
+						const float *vj =
+						    v + (n * P + j) * D +
+						    h * hd + d0;
 						double pj = pr[j];
 
 						if (mr)
 							pj *= mr[j];
-						acc += pj * v[(n * P + j) * D +
-							      h * hd + d];
+						for (d = 0; d < m; d++)
+							acc[d] += pj * vj[d];
 					}
-					ci[d] = (float)acc;
+					for (d = 0; d < m; d++)
+						ci[d0 + d] = (float)acc[d];
 				}
 			}
 		}
 	}
 }
 
-void nn__attention_backward(float *dq, float *dk, float *dv, float *dscratch,
+void nn__attention_backward(float *dq, float *dk, float *dv, float *dprobs,
 			    const float *dctx, const float *q, const float *k,
 			    const float *v, const float *probs,
 			    const float *mask, size_t N, size_t P, size_t D,
 			    size_t nh)
 {
-	size_t hd = D / nh, n, h, i, j, d;
+	size_t hd = D / nh;
 	float scale = 1.0f / sqrtf((float)hd);
+	int par = N * P * P * D > PAR_MIN;
+	long nl;
 
-	for (n = 0; n < N; n++) {
+	/* sequences are independent: one thread owns all of sequence n */
+	(void)par;
+	NN_PARALLEL_FOR
+	for (nl = 0; nl < (long)N; nl++) {
+		size_t n = (size_t)nl, h, i, j, d;
+
 		for (h = 0; h < nh; h++) {
 			for (i = 0; i < P; i++) {
 				const float *pr =
@@ -302,7 +389,7 @@ void nn__attention_backward(float *dq, float *dk, float *dv, float *dscratch,
 				    dctx + (n * P + i) * D + h * hd;
 				const float *qi = q + (n * P + i) * D + h * hd;
 				float *dqi = dq + (n * P + i) * D + h * hd;
-				float *dp = dscratch;
+				float *dp = dprobs + ((n * nh + h) * P + i) * P;
 				double dot = 0.0;
 
 				for (j = 0; j < P; j++) {

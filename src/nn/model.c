@@ -109,7 +109,7 @@ enum {
 	G_Z2,
 	G_HEADOUT, /* [B,H,C] */
 	G_PRED,	   /* [B,H,C] */
-	G_SCRATCH, /* gate/attention backward scratch */
+	G_SCRATCH, /* gate backward scratch */
 	G_NBUF
 };
 
@@ -362,11 +362,11 @@ static int layout_acts(struct abyss_nn_model *m)
 	m->gbuf[G_Z2] = act_add(&tot, Bm * C * H, c->head_linears == 3, &ovf);
 	m->gbuf[G_HEADOUT] = act_add(&tot, Bm * H * C, 1, &ovf);
 	m->gbuf[G_PRED] = act_add(&tot, Bm * H * C, 1, &ovf);
-	/* scratch: gate backward needs rows x width, attention P floats */
+	/* scratch: the gate backward needs rows x width floats */
 	scratch = ND > N * P ? ND : N * P;
 	if (scratch < Bm * D * P * C)
 		scratch = Bm * D * P * C;
-	m->gbuf[G_SCRATCH] = act_add(&tot, scratch + P, tr, &ovf);
+	m->gbuf[G_SCRATCH] = act_add(&tot, scratch, tr, &ovf);
 	for (l = 0; l < c->num_layers; l++) {
 		size_t *b = m->lbuf[l];
 
@@ -427,7 +427,7 @@ static int layout_acts(struct abyss_nn_model *m)
 		b[FM_GATED] = act_add(&tot, ND, g, &ovf);
 		b[FM_OUT] = act_add(&tot, ND, 1, &ovf);
 	}
-	if (ovf)
+	if (ovf || tot > ABYSS_NN_MAX_ACTS)
 		return ABYSS_ETOOBIG;
 	m->nacts = tot;
 	return 0;
@@ -507,6 +507,15 @@ int abyss_nn_model_new(const struct abyss_nn_config *cfg,
 	bd.cap = 0;
 	bd.oom = 0;
 	build_params(&bd);
+	if (m->nparams > ABYSS_NN_MAX_PARAMS) {
+		size_t np = m->nparams;
+
+		abyss_nn_model_free(m);
+		return abyss_diag_set(diag, ABYSS_ETOOBIG, 0, 0,
+				      "the config implies %zu parameters, over "
+				      "the limit of %zu",
+				      np, (size_t)ABYSS_NN_MAX_PARAMS);
+	}
 	m->ptab = calloc(m->ntensors, sizeof(*m->ptab));
 	if (!m->ptab)
 		goto oom;
@@ -537,11 +546,13 @@ int abyss_nn_model_new(const struct abyss_nn_config *cfg,
 			     (size_t)cfg->d_model);
 	rc = layout_acts(m);
 	if (rc) {
+		size_t mb = m->max_batch;
+
 		abyss_nn_model_free(m);
 		return abyss_diag_set(diag, rc, 0, 0,
 				      "activation buffers for max_batch %zu "
 				      "are too large",
-				      m->max_batch);
+				      mb);
 	}
 	m->acts = calloc(m->nacts, sizeof(float));
 	if (!m->acts)
@@ -807,13 +818,21 @@ int abyss_nn_model_save(const struct abyss_nn_model *m, const char *dir,
 #define PRM(off)  (m->params + (off))
 #define GRD(off)  (m->grads + (off))
 
-/* mask buffer when dropout is active for this pass, else NULL */
-static float *drop_mask(struct abyss_nn_model *m, size_t off, size_t n, float p)
+/* 1 when dropout with rate p is active in this pass and mask buffer off
+ * exists */
+static int drop_on(const struct abyss_nn_model *m, size_t off, float p)
 {
-	if (!m->train_on || p <= 0.0f || off == NO_BUF)
-		return NULL;
-	nn__dropout_mask(ACT(off), n, p, &m->rng);
-	return ACT(off);
+	return m->train_on && p > 0.0f && off != NO_BUF;
+}
+
+/* Draws a fresh mask into buffer off and applies it to x[n] in place. */
+static void apply_dropout(struct abyss_nn_model *m, float *x, size_t off,
+			  size_t n, float p)
+{
+	if (!drop_on(m, off, p))
+		return;
+	nn__dropout_mask(m->acts + off, n, p, &m->rng);
+	nn__mul_inplace(x, m->acts + off, n);
 }
 
 static const float *mask_of(const struct abyss_nn_model *m, size_t off, float p)
@@ -906,13 +925,11 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 		nn__matmul_forward(ACT(a[CH_FC1]), mlp_in, PRM(p->ch_fc1.w),
 				   PRM(p->ch_fc1.b), R, C, C * E);
 		nn__gelu_forward(ACT(a[CH_GELU]), ACT(a[CH_FC1]), R * C * E);
-		if ((mk = drop_mask(m, a[CH_MASK1], R * C * E, pd)))
-			nn__mul_inplace(ACT(a[CH_GELU]), mk, R * C * E);
+		apply_dropout(m, ACT(a[CH_GELU]), a[CH_MASK1], R * C * E, pd);
 		nn__matmul_forward(ACT(a[CH_FC2]), ACT(a[CH_GELU]),
 				   PRM(p->ch_fc2.w), PRM(p->ch_fc2.b), R, C * E,
 				   C);
-		if ((mk = drop_mask(m, a[CH_MASK2], R * C, pd)))
-			nn__mul_inplace(ACT(a[CH_FC2]), mk, R * C);
+		apply_dropout(m, ACT(a[CH_FC2]), a[CH_MASK2], R * C, pd);
 		nn__permute_0321(ACT(a[CH_OUT]), ACT(a[CH_FC2]), B, D, P, C, 0);
 		for (i = 0; i < ND; i++)
 			ACT(a[CH_OUT])[i] += xin[i];
@@ -931,7 +948,12 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 				   PRM(p->pm_k.w), PRM(p->pm_k.b), N, D, D);
 		nn__matmul_forward(ACT(a[PM_V]), ACT(a[PM_NORM]),
 				   PRM(p->pm_v.w), PRM(p->pm_v.b), N, D, D);
-		mk = drop_mask(m, a[PM_PMASK], N * P * nh, pd);
+		mk = NULL;
+		if (drop_on(m, a[PM_PMASK], pd)) {
+			nn__dropout_mask(ACT(a[PM_PMASK]), N * P * nh, pd,
+					 &m->rng);
+			mk = ACT(a[PM_PMASK]);
+		}
 		nn__attention_forward(ACT(a[PM_CTX]), ACT(a[PM_PROBS]),
 				      ACT(a[PM_Q]), ACT(a[PM_K]), ACT(a[PM_V]),
 				      mk, B * C, P, D, nh);
@@ -942,12 +964,10 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 	nn__matmul_forward(ACT(a[PM_FC1]), ACT(a[PM_TRANS]), PRM(p->pm_fc1.w),
 			   PRM(p->pm_fc1.b), B * C * D, P, P * E);
 	nn__gelu_forward(ACT(a[PM_GELU]), ACT(a[PM_FC1]), ND * E);
-	if ((mk = drop_mask(m, a[PM_MASK1], ND * E, pd)))
-		nn__mul_inplace(ACT(a[PM_GELU]), mk, ND * E);
+	apply_dropout(m, ACT(a[PM_GELU]), a[PM_MASK1], ND * E, pd);
 	nn__matmul_forward(ACT(a[PM_FC2]), ACT(a[PM_GELU]), PRM(p->pm_fc2.w),
 			   PRM(p->pm_fc2.b), B * C * D, P * E, P);
-	if ((mk = drop_mask(m, a[PM_MASK2], ND, pd)))
-		nn__mul_inplace(ACT(a[PM_FC2]), mk, ND);
+	apply_dropout(m, ACT(a[PM_FC2]), a[PM_MASK2], ND, pd);
 	mo = ACT(a[PM_FC2]);
 	if (c->gated_attn) {
 		nn__gate_forward(ACT(a[PM_GATED]), ACT(a[PM_G]), mo,
@@ -977,12 +997,10 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 	nn__matmul_forward(ACT(a[FM_FC1]), ACT(a[FM_NORM]), PRM(p->fm_fc1.w),
 			   PRM(p->fm_fc1.b), N, D, D * E);
 	nn__gelu_forward(ACT(a[FM_GELU]), ACT(a[FM_FC1]), ND * E);
-	if ((mk = drop_mask(m, a[FM_MASK1], ND * E, pd)))
-		nn__mul_inplace(ACT(a[FM_GELU]), mk, ND * E);
+	apply_dropout(m, ACT(a[FM_GELU]), a[FM_MASK1], ND * E, pd);
 	nn__matmul_forward(ACT(a[FM_FC2]), ACT(a[FM_GELU]), PRM(p->fm_fc2.w),
 			   PRM(p->fm_fc2.b), N, D * E, D);
-	if ((mk = drop_mask(m, a[FM_MASK2], ND, pd)))
-		nn__mul_inplace(ACT(a[FM_FC2]), mk, ND);
+	apply_dropout(m, ACT(a[FM_FC2]), a[FM_MASK2], ND, pd);
 	mo = ACT(a[FM_FC2]);
 	if (c->gated_attn) {
 		nn__gate_forward(ACT(a[FM_GATED]), ACT(a[FM_G]), mo,
@@ -1013,7 +1031,7 @@ int abyss_nn_forward(struct abyss_nn_model *m, const float *past_values,
 	float *mk;
 	int k;
 
-	if (!m || !past_values || B == 0)
+	if (!m || !past_values || B == 0 || !m->acts)
 		return ABYSS_EINVAL;
 	if (B > m->max_batch)
 		return ABYSS_ETOOBIG;
@@ -1054,7 +1072,9 @@ int abyss_nn_forward(struct abyss_nn_model *m, const float *past_values,
 
 	/* head: flatten [B,C,P*D] (index p*D + d) -> Linear(s) -> [B,C,H] */
 	hin = layer_input(m, c->num_layers);
-	if ((mk = drop_mask(m, m->gbuf[G_HMASK], N * D, c->head_dropout))) {
+	if (drop_on(m, m->gbuf[G_HMASK], c->head_dropout)) {
+		mk = ACT(m->gbuf[G_HMASK]);
+		nn__dropout_mask(mk, N * D, c->head_dropout, &m->rng);
 		for (i = 0; i < N * D; i++)
 			ACT(m->gbuf[G_HEADIN])[i] = hin[i] * mk[i];
 		hin = ACT(m->gbuf[G_HEADIN]);
@@ -1085,7 +1105,8 @@ int abyss_nn_forward(struct abyss_nn_model *m, const float *past_values,
 	m->last_b = B;
 	m->have_backward = 0;
 	if (pred)
-		memcpy(pred, ACT(m->gbuf[G_PRED]), B * H * C * sizeof(float));
+		memcpy(pred, m->acts + m->gbuf[G_PRED],
+		       B * H * C * sizeof(float));
 	return 0;
 }
 
@@ -1249,10 +1270,10 @@ static void mixer_layer_backward(struct abyss_nn_model *m, int l, size_t B)
 				    GRD(p->pm_o.b), DACT(a[PM_ATTN]),
 				    ACT(a[PM_CTX]), PRM(p->pm_o.w), N, D, D);
 		nn__attention_backward(
-		    DACT(a[PM_Q]), DACT(a[PM_K]), DACT(a[PM_V]), scratch,
-		    DACT(a[PM_CTX]), ACT(a[PM_Q]), ACT(a[PM_K]), ACT(a[PM_V]),
-		    ACT(a[PM_PROBS]), mask_of(m, a[PM_PMASK], pd), B * C, P, D,
-		    nh);
+		    DACT(a[PM_Q]), DACT(a[PM_K]), DACT(a[PM_V]),
+		    DACT(a[PM_PROBS]), DACT(a[PM_CTX]), ACT(a[PM_Q]),
+		    ACT(a[PM_K]), ACT(a[PM_V]), ACT(a[PM_PROBS]),
+		    mask_of(m, a[PM_PMASK], pd), B * C, P, D, nh);
 		nn__matmul_backward(DACT(a[PM_NORM]), GRD(p->pm_q.w),
 				    GRD(p->pm_q.b), DACT(a[PM_Q]),
 				    ACT(a[PM_NORM]), PRM(p->pm_q.w), N, D, D);

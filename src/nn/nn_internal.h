@@ -56,8 +56,8 @@ void nn__gate_backward(float *dinp, float *dw, float *db, float *dlogits,
 void nn__attention_forward(float *ctx, float *probs, const float *q,
 			   const float *k, const float *v, const float *mask,
 			   size_t N, size_t P, size_t D, size_t nh);
-/* dscratch: P floats of scratch. */
-void nn__attention_backward(float *dq, float *dk, float *dv, float *dscratch,
+/* dprobs[N,nh,P,P] receives d loss / d probs (after the dropout mask). */
+void nn__attention_backward(float *dq, float *dk, float *dv, float *dprobs,
 			    const float *dctx, const float *q, const float *k,
 			    const float *v, const float *probs,
 			    const float *mask, size_t N, size_t P, size_t D,

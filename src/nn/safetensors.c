@@ -235,7 +235,8 @@ static int parse_header(struct abyss_st_file *f, const unsigned char *buf,
 	}
 	f->t = calloc(f->count ? f->count : 1, sizeof(*f->t));
 	f->names = malloc(names_len ? names_len : 1);
-	order = calloc(f->count ? f->count : 1, sizeof(*order));
+	order = calloc(f->count ? f->count : 1,
+		       sizeof(const struct abyss_st_tensor *));
 	if (!f->t || !f->names || !order) {
 		rc = abyss_diag_set(diag, ABYSS_ENOMEM, 0, 0,
 				    "out of memory reading the header");
@@ -262,7 +263,8 @@ static int parse_header(struct abyss_st_file *f, const unsigned char *buf,
 	}
 	/* The byte ranges must tile the data section: sorted by offset, each
 	 * begins where the previous ended and the last ends at the file end. */
-	qsort(order, f->count, sizeof(*order), cmp_by_offset);
+	qsort(order, f->count, sizeof(const struct abyss_st_tensor *),
+	      cmp_by_offset);
 	expect = 0;
 	for (k = 0; k < f->count; k++) {
 		size_t b = (size_t)(order[k]->data - data);
@@ -435,6 +437,8 @@ int abyss_st_read_f32(const struct abyss_st_tensor *t, float *dst, size_t n)
 		return ABYSS_EINVAL;
 	if (n != t->nelem)
 		return ABYSS_ESHAPE;
+	if (n == 0)
+		return 0;
 	if (t->dtype == ABYSS_ST_F32) {
 		memcpy(dst, t->data, n * sizeof(float));
 		return 0;
@@ -456,6 +460,8 @@ int abyss_st_read_f64(const struct abyss_st_tensor *t, double *dst, size_t n)
 		return ABYSS_EINVAL;
 	if (n != t->nelem)
 		return ABYSS_ESHAPE;
+	if (n == 0)
+		return 0;
 	if (t->dtype == ABYSS_ST_F64) {
 		memcpy(dst, t->data, n * sizeof(double));
 		return 0;
@@ -504,7 +510,7 @@ int abyss_st_write(const char *path, const struct abyss_st_entry *entries,
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
 				      "path too long");
-	sorted = calloc(n ? n : 1, sizeof(*sorted));
+	sorted = calloc(n ? n : 1, sizeof(const struct abyss_st_entry *));
 	root = json_object();
 	meta = json_object();
 	if (!sorted || !root || !meta ||
@@ -525,7 +531,7 @@ int abyss_st_write(const char *path, const struct abyss_st_entry *entries,
 		}
 		sorted[i] = e;
 	}
-	qsort(sorted, n, sizeof(*sorted), cmp_entry_ptr);
+	qsort(sorted, n, sizeof(const struct abyss_st_entry *), cmp_entry_ptr);
 	for (i = 0; i < n; i++) {
 		const struct abyss_st_entry *e = sorted[i];
 		json_t *o = json_object(), *shape = json_array(),
@@ -549,7 +555,7 @@ int abyss_st_write(const char *path, const struct abyss_st_entry *entries,
 		      json_array_append_new(offs,
 					    json_integer((json_int_t)off)) ||
 		      json_array_append_new(
-			  offs, json_integer((json_int_t)(off + nb)));
+			  offs, json_integer((json_int_t)off + (json_int_t)nb));
 		bad =
 		    bad ||
 		    json_object_set_new(
@@ -582,7 +588,6 @@ int abyss_st_write(const char *path, const struct abyss_st_entry *entries,
 				    strerror(errno));
 		goto fail;
 	}
-	rc = ABYSS_EIO;
 	if (fwrite(lenbuf, 1, 8, fp) != 8 || fwrite(hdr, 1, hlen, fp) != hlen)
 		goto fail_io;
 	for (i = 0; i < pad; i++)

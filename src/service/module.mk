@@ -8,3 +8,4 @@ $(BUILD)/fuzz/replay_config: LDLIBS += -lcyaml -lyaml -lsqlite3
 $(BUILD)/fuzz/replay_config: src/service/config.c src/service/correlator.c \
 	src/service/spool.c
 $(BUILD)/fuzz/replay_correlator: src/service/correlator.c
+$(BUILD)/fuzz/replay_log: src/service/log.c

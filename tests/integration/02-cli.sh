@@ -29,6 +29,7 @@ expect_rc 2 "no command" "$BIN"
 expect_rc 2 "unknown command" "$BIN" frobnicate
 expect_rc 2 "unknown option" "$BIN" estimate --frob x
 expect_rc 2 "bad method" "$BIN" estimate --method magic x
+expect_rc 2 "ml without a model" "$BIN" estimate --method ml "$tmp"
 expect_rc 3 "missing input" "$BIN" estimate "$tmp/does-not-exist"
 
 # simulated holes: estimate, compare with the truth
@@ -80,6 +81,16 @@ if [ -f "$mdb" ]; then
 		bad "compat on MDB 753_55: '$line'"
 	expect_rc 1 "data_20250626 truncated Trace" "$BIN" estimate "$DATA/abyss/src/abyss/test_data/data_20250626"
 	grep -q 'Trace.json:1:20000' "$tmp/err" && ok "truncated JSON error has line:col" || bad "truncated JSON error position"
+	VEC=${ABYSS_VECTORS:-../shared/vectors}/patchtsmixer
+	if [ -d "$VEC/original" ]; then
+		# the original's 3-point estimator with the reference weights and
+		# stand-in statistics of vectors/patchtsmixer/pipeline/result.json
+		line=$("$BIN" estimate -q -m ml --model "$VEC/original" \
+			--reference "$VEC/pipeline/ref_standin.csv" -f csv "$mdb" | tail -n 1)
+		x=$(echo "$line" | cut -d, -f8)
+		[ "$x" = "18.054" ] && ok "ml exit on MDB 753_55: $x (pipeline reference 18.054425)" ||
+			bad "ml on MDB 753_55: '$line'"
+	fi
 else
 	echo "skip real-data checks: $DATA not found (set ABYSS_DATA)"
 fi

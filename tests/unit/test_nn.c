@@ -230,6 +230,28 @@ static void test_nn_config_rejects_unsupported(void **state)
 	expect_config("{\"model_type\":\"bert\"}", ABYSS_EUNSUPPORTED,
 		      "model_type");
 	expect_config("[1]", ABYSS_EPARSE, NULL);
+	{
+		/* a config.json asking for a huge model is refused before
+		 * anything big is allocated */
+		struct abyss_nn_model *m = NULL;
+		const char *huge = "{\"context_length\":65536,\"patch_length\":"
+				   "1,\"patch_stride\":1,\"d_model\":4096,"
+				   "\"prediction_length\":65536}";
+
+		assert_int_equal(
+		    abyss_nn_config_parse(huge, strlen(huge), &c, &d), 0);
+		assert_int_equal(abyss_nn_model_new(&c, NULL, &m, &d),
+				 ABYSS_ETOOBIG);
+		assert_null(m);
+		/* so is a max_batch whose activations would not fit */
+		abyss_nn_config_default(&c);
+		{
+			struct abyss_nn_options o = {(size_t)1 << 40, 1};
+			assert_int_equal(abyss_nn_model_new(&c, &o, &m, &d),
+					 ABYSS_ETOOBIG);
+			assert_null(m);
+		}
+	}
 	expect_config("{\"d_model\":8,}", ABYSS_EJSON, NULL);
 	abyss_diag_init(&d);
 	assert_int_equal(abyss_nn_config_parse("{\n  \"a\": }", 10, &c, &d),

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abyss/hole.h"
+#include "abyss/load.h"
 #include "abyss/nn.h"
 #include "abyss/safetensors.h"
 
@@ -53,6 +55,30 @@ static double *get_f64(const struct abyss_st_file *f, const char *name,
 	if (n)
 		*n = t->nelem;
 	return v;
+}
+
+/* The raw columns as the hole record holds them (double, int32 steps). */
+static size_t load_raw(const struct abyss_st_file *raw, double **pos,
+		       int32_t **step, double **tq)
+{
+	size_t n, i;
+	float *p = get_f32(raw, "position", &n),
+	      *s = get_f32(raw, "step", NULL),
+	      *t = get_f32(raw, "torque", NULL);
+
+	*pos = malloc(n * sizeof(double));
+	*tq = malloc(n * sizeof(double));
+	*step = malloc(n * sizeof(int32_t));
+	assert_non_null(*pos);
+	assert_non_null(*tq);
+	assert_non_null(*step);
+	for (i = 0; i < n; i++) {
+		(*pos)[i] = p[i];
+		(*tq)[i] = t[i];
+		(*step)[i] = (int32_t)s[i];
+	}
+	free(p), free(s), free(t);
+	return n;
 }
 
 static double *load_ref(size_t *rows)
@@ -131,7 +157,9 @@ static void test_nn_exit_tables(void **state)
 	struct abyss_st_file *tab;
 	struct abyss_exit_tables t;
 	struct abyss_diag d;
-	float *pos, *step, *tq, *org;
+	float *org;
+	double *pos, *tq;
+	int32_t *step;
 	double *ext, *mean, *scale, *ref, worst = 0.0, maxref = 0.0;
 	size_t n, rows, i, c, ne;
 	static const int org_cols[20] = {0,  1,	 2,  3,	 4,  5,	 6,
@@ -142,9 +170,7 @@ static void test_nn_exit_tables(void **state)
 	REQUIRE_DATA(raw);
 	tab = open_vec("patchtsmixer/pipeline/tables.safetensors");
 	ref = load_ref(&rows);
-	pos = get_f32(raw, "position", &n);
-	step = get_f32(raw, "step", NULL);
-	tq = get_f32(raw, "torque", NULL);
+	n = load_raw(raw, &pos, &step, &tq);
 	abyss_diag_init(&d);
 	assert_int_equal(
 	    abyss_exit_tables(pos, step, tq, n, 0.0, 1, ref, rows, &t, &d), 0);
@@ -195,7 +221,8 @@ static double jnum(json_t *o, const char *k)
 	return json_number_value(v);
 }
 
-/* Steps d-e and the whole estimate with the original/ weights. */
+/* Steps d-e window by window, then the whole estimate through the depth
+ * estimator's bundle on a hole record, with the original/ weights. */
 static void test_nn_exit_end_to_end(void **state)
 {
 	struct abyss_st_file *raw =
@@ -203,15 +230,18 @@ static void test_nn_exit_end_to_end(void **state)
 	struct abyss_st_file *win;
 	struct abyss_exit_tables t;
 	struct abyss_exit_result res;
-	struct abyss_nn_options o = {8, 0};
-	struct abyss_nn_model *m = NULL;
+	struct abyss_ml_model *mm = NULL;
+	struct abyss_nn_model *m;
+	struct abyss_hole h;
 	struct abyss_diag d;
-	const char *mdir;
-	char *dir, path[4096];
+	const char *mdir, *refp;
+	char *dir, *refpath, path[4096];
 	json_t *rj, *sug;
-	float *pos, *step, *tq, *wref, *oref, *href, *xref, *work;
-	float x[512 * 17], xp[512], heat[512];
-	double *ref, werr = 0.0, oerr = 0.0, herr = 0.0, otol, htol;
+	float *wref, *oref, *href, *xref;
+	float x[512 * 17], heat[512];
+	double *pos, *tq, *ref, xp[512], werr = 0.0, oerr = 0.0, herr = 0.0,
+					 otol, htol;
+	int32_t *step;
 	size_t n, rows, M, j, i;
 	json_error_t je;
 
@@ -221,9 +251,13 @@ static void test_nn_exit_end_to_end(void **state)
 	REQUIRE_DATA(mdir);
 	dir = strdup(mdir);
 	*strrchr(dir, '/') = '\0';
+	refp = vectors_path("patchtsmixer/pipeline/ref_standin.csv");
+	REQUIRE_DATA(refp);
+	refpath = strdup(refp);
 	abyss_diag_init(&d);
-	if (abyss_nn_model_load(dir, &o, &m, &d))
+	if (abyss_ml_model_load(dir, refpath, 8, &mm, &d))
 		fail_msg("%s", d.msg);
+	m = abyss_ml_model_nn(mm);
 	win = open_vec("patchtsmixer/pipeline/windows.safetensors");
 	snprintf(path, sizeof(path), "%s/../pipeline/result.json", dir);
 	rj = json_load_file(path, 0, &je);
@@ -232,9 +266,7 @@ static void test_nn_exit_end_to_end(void **state)
 	otol = jnum(json_object_get(sug, "outputs"), "atol");
 	htol = jnum(json_object_get(sug, "heat"), "atol");
 	ref = load_ref(&rows);
-	pos = get_f32(raw, "position", &n);
-	step = get_f32(raw, "step", NULL);
-	tq = get_f32(raw, "torque", NULL);
+	n = load_raw(raw, &pos, &step, &tq);
 	assert_int_equal(
 	    abyss_exit_tables(pos, step, tq, n, 0.0, 1, ref, rows, &t, &d), 0);
 	assert_int_equal(abyss_exit_window_start(&t, &M, &d), 0);
@@ -244,22 +276,23 @@ static void test_nn_exit_end_to_end(void **state)
 	href = get_f32(win, "heat", NULL);
 	xref = get_f32(win, "window_xpos2", NULL);
 	/* window by window, batch of 1 as the original (every 3rd window
-	 * here; the batched estimate below runs all 40) */
+	 * here; the estimate below runs all 40) */
 	for (j = 0; j < 40; j += 3) {
 		const float *y;
 		size_t ts;
 
 		abyss_exit_window(&t, M, (int)j, x, xp);
 		for (i = 0; i < 512 * 17; i++) {
-			double e = fabs(x[i] - wref[j * 512 * 17 + i]);
-			double ulp = nextafterf(fabsf(wref[j * 512 * 17 + i]),
-						INFINITY) -
-				     fabsf(wref[j * 512 * 17 + i]);
-			assert_true(e <= ulp);
+			float r = wref[j * 512 * 17 + i];
+			double e = fabs(x[i] - r);
+
+			assert_true(e <=
+				    nextafterf(fabsf(r), INFINITY) - fabsf(r));
 			if (e > werr)
 				werr = e;
 		}
-		assert_memory_equal(xp, xref + j * 512, sizeof(xp));
+		for (i = 0; i < 512; i++)
+			assert_true(xp[i] == (double)xref[j * 512 + i]);
 		assert_int_equal(abyss_nn_forward(m, x, 1, NULL), 0);
 		y = abyss_nn_output(m, NULL);
 		for (i = 0; i < 512 * 17; i++) {
@@ -286,33 +319,64 @@ static void test_nn_exit_end_to_end(void **state)
 		      werr, oerr, otol, herr, htol);
 	assert_true(oerr <= otol);
 	assert_true(herr <= htol);
-	/* the whole estimate, batched by 8: t*, exit_j and exit exact */
-	work = malloc(8 * 512 * 17 * sizeof(float));
-	assert_non_null(work);
-	assert_int_equal(abyss_exit_estimate(m, &t, work, &res, &d), 0);
+	/* the whole estimate from a hole record, batched by 8: t*, exit_j
+	 * and the exit exact */
+	abyss_hole_init(&h);
+	{
+		/* the real file through the Setitec parser when the data is
+		 * there (it must give the raw columns of the reference),
+		 * else a hole built from those columns */
+		const char *xls = data_path(
+		    "abyss/test_data/MDB/17070141_17070141_ST_753_55.xls");
+
+		if (xls && abyss_hole_load(xls, &h, &d) == 0) {
+			assert_int_equal(h.n, n);
+			for (i = 0; i < n; i++) {
+				/* the original's float32 auto_data */
+				assert_true(h.float32_origin);
+				assert_true((float)h.position_mm[i] == pos[i]);
+				assert_true((float)h.torque_a[i] == tq[i]);
+				assert_int_equal(h.step[i], step[i]);
+			}
+			print_message("  hole from %s\n", xls);
+		} else {
+			abyss_hole_free(&h);
+			assert_int_equal(abyss_hole_alloc(&h, n, 0), 0);
+			memcpy(h.position_mm, pos, n * sizeof(double));
+			memcpy(h.torque_a, tq, n * sizeof(double));
+			memcpy(h.step, step, n * sizeof(int32_t));
+		}
+	}
+	/* infer3_xls(path, local=0, PREDRILLED=1) */
+	h.local = 0;
+	h.predrilled = 1;
+	assert_int_equal(abyss_ml_exit(mm, &h, &res, &d), 0);
+	assert_int_equal(res.M, M);
 	for (j = 0; j < 40; j++) {
 		json_t *ej = json_array_get(json_object_get(rj, "exit_j"), j);
-		assert_true(res.exit_j[j] == (float)json_number_value(ej));
+		assert_true(res.exit_j[j] == json_number_value(ej));
 	}
-	assert_true(res.exit_j[39] == 0.0f); /* peak in the padding */
-	print_message("  exit %.15g mm (reference %.15g)\n", res.exit_mm,
+	assert_true(res.exit_j[39] == 0.0); /* peak in the padding */
+	print_message("  exit %.17g mm (reference %.17g)\n", res.exit_mm,
 		      jnum(json_object_get(rj, "exit_mm"), "value"));
 	assert_true(res.exit_mm ==
 		    jnum(json_object_get(rj, "exit_mm"), "value"));
-	free(work), free(wref), free(oref), free(href), free(xref);
-	free(pos), free(step), free(tq), free(ref), free(dir);
+	abyss_hole_free(&h);
+	free(wref), free(oref), free(href), free(xref);
+	free(pos), free(step), free(tq), free(ref), free(dir), free(refpath);
 	json_decref(rj);
 	abyss_exit_tables_free(&t);
-	abyss_nn_model_free(m);
+	abyss_ml_model_free(mm);
 	abyss_st_close(raw);
 	abyss_st_close(win);
 }
 
 static void test_nn_exit_rejects_bad_input(void **state)
 {
-	float pos[6] = {1, 2, 3, 4, 5, 6}, st[6] = {1, 1, 2, 2, 1, 1},
-	      tq[6] = {0};
+	double pos[6] = {1, 2, 3, 4, 5, 6}, tq[6] = {0};
+	int32_t st[6] = {1, 1, 2, 2, 1, 1};
 	struct abyss_exit_tables t;
+	struct abyss_ml_model *mm = NULL;
 	struct abyss_diag d;
 	double ref[3 * 15];
 	size_t M, i;
@@ -342,6 +406,22 @@ static void test_nn_exit_rejects_bad_input(void **state)
 	assert_int_equal(
 	    abyss_exit_tables(NULL, st, tq, 6, 0, 1, NULL, 0, &t, &d),
 	    ABYSS_EINVAL);
+	/* a model of the wrong shape is refused by the bundle */
+	{
+		const char *p =
+		    vectors_path("patchtsmixer/tiny/model.safetensors");
+		char *dir;
+
+		if (p) {
+			dir = strdup(p);
+			*strrchr(dir, '/') = '\0';
+			assert_int_equal(
+			    abyss_ml_model_load(dir, NULL, 1, &mm, &d),
+			    ABYSS_ECONFIG);
+			assert_null(mm);
+			free(dir);
+		}
+	}
 }
 
 int main(void)

@@ -218,7 +218,7 @@ static void attention_case(size_t nh, int with_mask)
 	size_t N = 2, P = 5, D = 4, n = N * P * D, i;
 	float *q = rvec(n, 1), *k = rvec(n, 1), *v = rvec(n, 1);
 	float *dq = zvec(n), *dk = zvec(n), *dv = zvec(n);
-	float *probs = zvec(N * nh * P * P), *scratch = zvec(P);
+	float *probs = zvec(N * nh * P * P), *scratch = zvec(N * nh * P * P);
 	float *mask = NULL;
 	uint64_t seed = 7;
 	struct probe p;
@@ -484,6 +484,72 @@ static void test_nn_kernels_dropout_modes(void **state)
 	abyss_nn_model_free(m);
 }
 
+/* Training works end to end: a fixed-seed tiny model with dropout, AdamW,
+ * a linear schedule and clipping overfits one batch. */
+static void test_nn_kernels_overfit(void **state)
+{
+	struct abyss_nn_config c;
+	struct abyss_nn_options o = {4, 1};
+	struct abyss_nn_model *m = NULL;
+	struct abyss_adamw opt;
+	float x[4 * 16 * 2], y[4 * 8 * 2], first = 0.0f, loss = 0.0f;
+	size_t i;
+	long step, steps = 150;
+
+	(void)state;
+	abyss_nn_config_default(&c);
+	c.context_length = 16;
+	c.prediction_length = 8;
+	c.patch_length = 4;
+	c.patch_stride = 4;
+	c.num_patches = 4;
+	c.num_input_channels = 2;
+	c.d_model = 8;
+	c.num_layers = 2;
+	c.dropout = 0.1f;
+	c.head_dropout = 0.1f;
+	assert_int_equal(abyss_nn_model_new(&c, &o, &m, NULL), 0);
+	for (i = 0; i < abyss_nn_num_params(m); i++)
+		abyss_nn_params(m)[i] += frand() * 0.2f;
+	/* a sine per window continued into the future */
+	for (i = 0; i < 4 * 16 * 2; i++)
+		x[i] = sinf(0.4f * (float)((i / 2) % 16 + 3 * (i / 32)) +
+			    (float)(i % 2)) *
+			   3.0f +
+		       1.0f;
+	for (i = 0; i < 4 * 8 * 2; i++)
+		y[i] = sinf(0.4f * (float)((i / 2) % 8 + 16 + 3 * (i / 16)) +
+			    (float)(i % 2)) *
+			   3.0f +
+		       1.0f;
+	assert_int_equal(abyss_adamw_init(&opt, abyss_nn_num_params(m), 1e-2,
+					  0.9, 0.999, 1e-8, 0.0),
+			 0);
+	for (step = 0; step < steps; step++) {
+		abyss_nn_set_train(m, 1, (uint64_t)step);
+		assert_int_equal(abyss_nn_forward(m, x, 4, NULL), 0);
+		abyss_nn_zero_grad(m);
+		assert_int_equal(
+		    abyss_nn_backward(m, y, ABYSS_NN_LOSS_MSE, &loss), 0);
+		if (step == 0)
+			first = loss;
+		abyss_clip_grad_norm(abyss_nn_grads(m), abyss_nn_num_params(m),
+				     1.0f);
+		assert_int_equal(
+		    abyss_nn_adamw_step(
+			m, &opt, abyss_lr_linear(1e-2f, step, 10, steps)),
+		    0);
+	}
+	abyss_nn_set_train(m, 0, 0);
+	assert_int_equal(abyss_nn_forward(m, x, 4, NULL), 0);
+	assert_int_equal(abyss_nn_loss(m, y, ABYSS_NN_LOSS_MSE, &loss), 0);
+	print_message("  overfit: mse %.4g -> %.4g in %ld steps\n",
+		      (double)first, (double)loss, steps);
+	assert_true(loss < first * 0.05f);
+	abyss_adamw_free(&opt);
+	abyss_nn_model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -496,6 +562,7 @@ int main(void)
 	    cmocka_unit_test(test_nn_kernels_dropout_mask),
 	    cmocka_unit_test(test_nn_kernels_model_gradients),
 	    cmocka_unit_test(test_nn_kernels_dropout_modes),
+	    cmocka_unit_test(test_nn_kernels_overfit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
