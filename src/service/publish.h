@@ -84,11 +84,22 @@ void pub_template_stamp(struct pub_template *t, size_t k, uint32_t nonce,
  * seq << 2 | kind, or -1 when the payload does not carry our stamp. */
 int64_t pub_message_stamp(uint32_t nonce, const char *payload, size_t len);
 
+/* Decodes one of the service's output payloads (keypoints or depth JSON,
+ * original-system.md §3.12): returns the hole number its "ResultId"
+ * (string or integer) stands for in the run with this nonce, or -1 (not
+ * JSON, over 64 KiB, no ResultId, or not one of ours below max_seq).
+ * *is_error (may be NULL) is set when the payload has "Error": true. */
+int64_t pub_result_payload(uint32_t nonce, const char *payload, size_t len,
+			   uint64_t max_seq, bool *is_error);
+
 /* Formats unix seconds (floored) as PUB_TS_LEN chars + NUL into buf. */
 void pub_format_ts(int64_t unix_s, char buf[PUB_TS_LEN + 1]);
 
-/* Sorts v (n latencies) and returns the nearest-rank q-quantile
- * (0 < q <= 1); 0 for n == 0. */
+/* Sorts n latencies ascending (qsort). */
+void pub_sort(float *v, size_t n);
+
+/* The nearest-rank q-quantile (0 < q <= 1) of v, sorted ascending; 0 for
+ * n == 0. */
 double pub_quantile_sorted(const float *v, size_t n, double q);
 
 /* ---- the run ------------------------------------------------------------ */

@@ -189,6 +189,37 @@ static void test_publish_message_stamp_rejects(void **state)
 	assert_int_equal(pub_message_stamp(0, c, strlen(c)), -1);
 }
 
+static void test_publish_result_payload(void **state)
+{
+	char ok[256], num[256];
+	bool err = true;
+
+	(void)state;
+	snprintf(ok, sizeof(ok),
+		 "{\"SourceTimestamp\": \"2026-01-01T00:00:00Z\", "
+		 "\"MachineId\": \"1\", \"ResultId\": \"%llu\", "
+		 "\"HeadId\": null, \"Value\": [1.0, 2.0], "
+		 "\"AlgoVersion\": \"0.2.6\"}",
+		 (unsigned long long)pub_result_id(42, 3));
+	assert_int_equal(pub_result_payload(42, ok, strlen(ok), 10, &err), 3);
+	assert_false(err);
+	/* not below what was sent, or another run's nonce */
+	assert_int_equal(pub_result_payload(42, ok, strlen(ok), 3, &err), -1);
+	assert_int_equal(pub_result_payload(43, ok, strlen(ok), 10, &err), -1);
+	snprintf(num, sizeof(num),
+		 "{\"ResultId\": %llu, \"Value\": \"Error in depth "
+		 "estimation: x\", \"Error\": true}",
+		 (unsigned long long)pub_result_id(42, 9));
+	assert_int_equal(pub_result_payload(42, num, strlen(num), 10, &err), 9);
+	assert_true(err);
+	assert_int_equal(
+	    pub_result_payload(42, "{\"ResultId\": \"2409\"}", 21, 10, NULL),
+	    -1);
+	assert_int_equal(pub_result_payload(42, "{", 1, 10, &err), -1);
+	assert_int_equal(pub_result_payload(42, ok, 20, 10, &err), -1);
+	assert_int_equal(pub_result_payload(42, NULL, 0, 10, &err), -1);
+}
+
 static void test_publish_quantiles(void **state)
 {
 	float v[100];
@@ -196,7 +227,9 @@ static void test_publish_quantiles(void **state)
 
 	(void)state;
 	for (i = 0; i < 100; i++)
-		v[i] = (float)(i + 1);
+		v[i] = (float)(100 - i);
+	pub_sort(v, 100);
+	assert_true(v[0] == 1.0f && v[99] == 100.0f);
 	assert_true(pub_quantile_sorted(v, 100, 0.5) == 50.0);
 	assert_true(pub_quantile_sorted(v, 100, 0.99) == 99.0);
 	assert_true(pub_quantile_sorted(v, 100, 1.0) == 100.0);
@@ -249,6 +282,7 @@ int main(void)
 	    cmocka_unit_test(test_publish_template_no_heads),
 	    cmocka_unit_test(test_publish_result_id_scheme),
 	    cmocka_unit_test(test_publish_message_stamp_rejects),
+	    cmocka_unit_test(test_publish_result_payload),
 	    cmocka_unit_test(test_publish_quantiles),
 	    cmocka_unit_test(test_publish_run_rejects_bad_opts),
 	};
