@@ -12,7 +12,7 @@
 #                                   $ABYSS_DATA, else simulated holes)
 # Environment: BIN (build/abyss), E2E_N (holes for the ceiling, 3000),
 # E2E_DURATION (s per rate, 5), E2E_RATES ("250 500 1000 2000 3000"),
-# E2E_QOS (publisher QoS, 0), E2E_TOOLS (5), E2E_WORKERS (2),
+# E2E_QOS (publisher QoS, 1: see docs/publish.md on Nagle), E2E_TOOLS (5), E2E_WORKERS (2),
 # E2E_CONCURRENCY (1), E2E_WAIT (s to wait for late results, 2).
 set -u
 BIN=${BIN:-build/abyss}
@@ -20,7 +20,7 @@ DATA=${ABYSS_DATA:-../shared/data}
 N=${E2E_N:-3000}
 DUR=${E2E_DURATION:-5}
 RATES=${E2E_RATES:-"250 500 1000 2000 3000"}
-QOS=${E2E_QOS:-0}
+QOS=${E2E_QOS:-1}
 TOOLS=${E2E_TOOLS:-5}
 WORKERS=${E2E_WORKERS:-2}
 CONC=${E2E_CONCURRENCY:-1}
@@ -35,7 +35,7 @@ cleanup() {
 	broker_cleanup
 	rm -rf "$tmp"
 }
-broker_start || exit 1
+broker_start "set_tcp_nodelay true" || exit 1
 trap cleanup EXIT INT TERM
 
 if [ $# -gt 0 ]; then
