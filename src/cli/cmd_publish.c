@@ -45,8 +45,11 @@ static void usage(FILE *f)
 	    "      --host H            broker address (default 127.0.0.1)\n"
 	    "  -p, --port N            broker port (default 1883)\n"
 	    "      --protocol 311|5    MQTT version (default 311)\n"
-	    "      --connect-timeout S  give up connecting after S seconds "
-	    "(default 10)\n"
+	    "      --connect-timeout S  give up connecting, or waiting for a "
+	    "stalled broker,\n"
+	    "                          after S seconds (default 10)\n"
+	    "      --max-holes N       holes recorded per run (default "
+	    "10000000; memory bound)\n"
 	    "      --client-id ID      client id prefix (default "
 	    "abyss-publish)\n"
 	    "      --root R            topic root (default OPCPUBSUB)\n"
@@ -412,6 +415,11 @@ int cmd_publish(int argc, char **argv)
 			if (cli_parse_double(CMD, a, argv[i], &dv) || dv < 0)
 				goto usage_err;
 			o.wait_timeout_s = dv;
+		} else if (VAL("--max-holes")) {
+			if (cli_parse_long(CMD, a, argv[i], &v) || v < 1 ||
+			    v > (long)PUB_MAX_SEQ)
+				goto usage_err;
+			o.max_holes = (uint64_t)v;
 		} else if (VAL("--connect-timeout")) {
 			if (cli_parse_double(CMD, a, argv[i], &dv) || dv <= 0)
 				goto usage_err;

@@ -731,6 +731,8 @@ int pub_run(const struct pub_opts *o, struct pub_template *templates,
 	struct cur cur;
 	char tsbuf[PUB_TS_LEN + 1];
 	const char *ts = NULL;
+	int64_t stall_since = 0, stall_max;
+	bool limit_hit = false;
 	int64_t t0 = 0, now, end_us, next_prog, last_sec = -1, deadline;
 	uint64_t seq = 0, limit, burst = 0;
 	bool paced;
@@ -766,7 +768,11 @@ int pub_run(const struct pub_opts *o, struct pub_template *templates,
 	if (rc)
 		goto out;
 
-	limit = o->count ? o->count : o->max_holes;
+	limit =
+	    o->count ? o->count : UINT64_MAX; /* the record limit stops it */
+	stall_max =
+	    (int64_t)((o->connect_timeout_s > 0 ? o->connect_timeout_s : 10) *
+		      1e6);
 	paced = o->rate > 0;
 	t0 = now_us();
 	end_us =
@@ -802,6 +808,12 @@ int pub_run(const struct pub_opts *o, struct pub_template *templates,
 			}
 			rc = grow(&r->rec, &r->caprec, seq + 1,
 				  sizeof(struct rec), o->max_holes);
+			if (rc ==
+			    ABYSS_ETOOBIG) { /* stop sending, still wait */
+				limit_hit = true;
+				rc = 0;
+				break;
+			}
 			if (rc)
 				break;
 			memset(&r->rec[seq], 0, sizeof(struct rec));
@@ -820,6 +832,23 @@ int pub_run(const struct pub_opts *o, struct pub_template *templates,
 		rc = cur_send(r, &cur, ts);
 		if (rc < 0)
 			break;
+		if (rc > 0) {
+			stall_since = 0;
+		} else if (stall_since == 0) {
+			stall_since = now;
+		} else if (now - stall_since > stall_max) {
+			/* the broker took nothing for that long (gone, or
+			 * stalled): give up rather than wait forever */
+			char why[MQ_ERRMSG_MAX];
+
+			snprintf(why, sizeof(why), "%s", r->err);
+			snprintf(r->err, sizeof(r->err),
+				 "the broker took no message for %g s%s%.120s",
+				 (double)stall_max / 1e6, why[0] ? ": " : "",
+				 why);
+			rc = ABYSS_ETIMEOUT;
+			break;
+		}
 		if (rc == 0 || ++burst % 16 == 0) {
 			/* full: wait for acknowledgements; else let the
 			 * sockets (and the subscriber) breathe */
@@ -862,6 +891,8 @@ int pub_run(const struct pub_opts *o, struct pub_template *templates,
 		if (!open || pump(r, 20))
 			break;
 	}
+	if (rc == 0 && limit_hit)
+		rc = ABYSS_ETOOBIG;
 out:
 	finish_report(r);
 	r->rep.total_s = (double)(now_us() - (t0 ? t0 : now_us())) / 1e6;

@@ -182,7 +182,23 @@ wait $fake
 r=$(sed -n 's/.*"results": \([0-9]*\).*/\1/p' "$tmp/w2")
 [ "$rc" -eq 0 ] && [ "$r" = 1 ] && ok "--wait-results: a depth payload with our ResultId counts" || bad "--wait-results match: rc $rc, $(cat "$tmp/w2")"
 
-# 8. errors: no broker, bad option
+# 8. limits: the record limit stops a timed run (exit 1, echoes still
+# counted); a broker that stops taking messages ends the run (exit 4)
+"$BIN" publish -p "$BROKER_PORT" --duration 5 --no-sleep --max-holes 50 --echo --json --quiet "$tmp/in" >"$tmp/mh" 2>"$tmp/mh.err"
+rc=$?
+h=$(sed -n 's/.*"holes_sent": \([0-9]*\).*/\1/p' "$tmp/mh")
+r=$(sed -n 's/.*"results": \([0-9]*\).*/\1/p' "$tmp/mh")
+[ "$rc" -eq 1 ] && [ "$h" = 50 ] && [ "$r" = 50 ] && grep -q "record limit" "$tmp/mh.err" &&
+	ok "--max-holes 50: stops at 50, all echoed, exit 1" || bad "--max-holes: rc $rc, sent '$h', echoed '$r'"
+( sleep 1; kill -STOP "$BROKER_PID" ) &
+stopper=$!
+"$BIN" publish -p "$BROKER_PORT" --duration 30 --no-sleep --connect-timeout 1 --quiet "$tmp/in" >/dev/null 2>"$tmp/st.err"
+rc=$?
+wait $stopper
+kill -CONT "$BROKER_PID"
+[ "$rc" -eq 4 ] && grep -q "took no message" "$tmp/st.err" && ok "stalled broker: gives up with exit 4" || bad "stalled broker: rc $rc $(cat "$tmp/st.err")"
+
+# 9. errors: no broker, bad option
 "$BIN" publish -p 1 --connect-timeout 1 --count 1 --quiet "$tmp/in" >"$tmp/nb" 2>&1
 rc=$?
 [ "$rc" -eq 4 ] && grep -q "no connection" "$tmp/nb" && ok "no broker: exit 4 with a reason" || bad "no broker: rc $rc $(cat "$tmp/nb")"
