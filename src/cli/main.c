@@ -31,6 +31,8 @@ static const struct cli_command commands[] = {
     {"publish", cmd_publish,
      "replay holes to an MQTT broker; measure end-to-end latency"},
     {"bench", cmd_bench, "measure parser and estimator throughput"},
+    {"listen", cmd_listen,
+     "run the real-time MQTT service (estimate and publish each hole)"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
