@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "abyss/error.h"
+#include "abyss/version.h"
 #include "abyss/hole.h"
 
 #ifdef __cplusplus
@@ -47,9 +48,10 @@ struct abyss_payload_ids {
 struct abyss_payload_ids
 abyss_payload_ids_from_hole(const struct abyss_hole *h);
 
-/* The original's AlgoVersion (its package version). We publish this, not
- * our own version, so consumers that check it see no difference. */
-#define ABYSS_PAYLOAD_ALGO_VERSION "0.2.6"
+/* AlgoVersion when the caller passes NULL: our own version (the issue's
+ * contract: consumers can tell abyss's results from the original's, which
+ * said "0.2.6"). */
+#define ABYSS_PAYLOAD_ALGO_VERSION ABYSS_VERSION
 
 /* Decides the case of §3.12 for a processing result that succeeded:
  * error_message non-NULL -> ERROR; keypoints NULL -> INSUFFICIENT_DATA;

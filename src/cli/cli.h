@@ -24,6 +24,7 @@ int cmd_simulate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
 
 /* Prints "abyss <cmd>: <formatted message>\n" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...)

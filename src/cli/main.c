@@ -28,6 +28,8 @@ static const struct cli_command commands[] = {
     {"simulate", cmd_simulate, "write synthetic holes with exact ground truth"},
     {"model", cmd_model,
      "PatchTSMixer checkpoints: info, run (forward pass on a tensor)"},
+    {"publish", cmd_publish,
+     "replay holes to an MQTT broker; measure end-to-end latency"},
     {"bench", cmd_bench, "measure parser and estimator throughput"},
     {"listen", cmd_listen,
      "run the real-time MQTT service (estimate and publish each hole)"},

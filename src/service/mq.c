@@ -669,6 +669,12 @@ int mq_new(const struct mq_opts *o, const struct mq_callbacks *cb, void *ud,
 		(int)MQ__DEF(o->max_inflight, MQ__DEF_INFLIGHT)) !=
 		MOSQ_ERR_SUCCESS)
 		goto fail;
+	/* Small packets (acknowledgements, results, the tail of a message)
+	 * must not wait for Nagle's algorithm: with delayed ACKs that costs up
+	 * to 40 ms per message at low rates. */
+	if (mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1) !=
+	    MOSQ_ERR_SUCCESS)
+		goto fail;
 	/* Original rule (3.7): authenticate only if both are non-empty. */
 	if (mq__set(o->username) && mq__set(o->password) &&
 	    mosquitto_username_pw_set(m->mosq, o->username, o->password) !=

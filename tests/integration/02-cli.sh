@@ -20,7 +20,7 @@ expect_rc() { # want name cmd...
 }
 
 # help and usage errors
-for c in inspect estimate convert simulate bench model; do
+for c in inspect estimate convert simulate bench model listen publish; do
 	expect_rc 0 "$c --help" "$BIN" "$c" --help
 	grep -q "usage: abyss $c" "$tmp/out" || bad "$c --help prints its usage"
 done

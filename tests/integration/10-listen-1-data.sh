@@ -67,7 +67,8 @@ if [ $real = 1 ]; then
 	v=$(grep "^OPCPUBSUB/TB/data2/$KP " "$LSN_TMP/out" | sed 's/.*"Value": \[\([^]]*\)\].*/\1/' |
 		awk -F', ' '{ printf "%.3f %.3f %.3f", $1, $2, $3 }')
 	check "data2: SUCCESS keypoints = abyss estimate ($v)" [ -n "$v" -a "$v" = "$e" ]
-	check "data2: AlgoVersion 0.2.6" grep -q "^OPCPUBSUB/TB/data2/$DE .*\"AlgoVersion\": \"0.2.6\"}$" "$LSN_TMP/out"
+	ver=$("$BIN" --version | cut -d' ' -f2)
+	check "data2: AlgoVersion is ours ($ver)" grep -q "^OPCPUBSUB/TB/data2/$DE .*\"AlgoVersion\": \"$ver\"}$" "$LSN_TMP/out"
 	check "invalid JSON counted (2)" [ "$(lsn_metric a 'abyss_messages_invalid_total{reason="json"}')" -eq 2 ]
 	check "holes counted: 2 success, 3 error" [ "$(lsn_metric a 'abyss_holes_published_total{result="success"}')" -eq 2 \
 		-a "$(lsn_metric a 'abyss_holes_published_total{result="error"}')" -eq 3 ]

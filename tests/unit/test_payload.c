@@ -19,9 +19,10 @@ static void test_payload_success_keypoints_exact(void **state)
 	int n;
 
 	(void)state;
+	/* the original's bytes, given its AlgoVersion */
 	n = abyss_payload_format(buf, sizeof(buf), ABYSS_PAYLOAD_KEYPOINTS,
 				 ABYSS_PAYLOAD_SUCCESS, &data2_ids, kp, NULL,
-				 NULL);
+				 "0.2.6");
 	assert_string_equal(
 	    buf, "{\"SourceTimestamp\": \"2024-12-04T19:14:42Z\", "
 		 "\"MachineId\": \"17070141\", \"ResultId\": \"2409\", "
@@ -47,7 +48,7 @@ static void test_payload_success_depth_exact(void **state)
 		 "\"MachineId\": \"17070141\", \"ResultId\": \"2409\", "
 		 "\"HeadId\": \"E00401009F78AA43\", \"Value\": "
 		 "[0.44099999999999984, 13.478275003433227], "
-		 "\"AlgoVersion\": \"0.2.6\"}");
+		 "\"AlgoVersion\": \"" ABYSS_VERSION "\"}");
 }
 
 static void test_payload_insufficient_and_error_exact(void **state)
