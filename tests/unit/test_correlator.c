@@ -2,6 +2,8 @@
  * edges, duplicates, Heads grace, expiry by arrival time, limits, shards. */
 #include "testutil.h"
 
+#include "abyss/version.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -699,11 +701,11 @@ static void test_correlator_real_messages_make_a_hole(void **state)
 	assert_int_equal(r.hole.n, 492);
 	assert_string_equal(r.hole.machine_id, "23120040");
 	assert_string_equal(r.hole.result_id, "2409");
-	assert_string_equal(r.payload,
-			    "{\"SourceTimestamp\": \"2024-12-11T08:24:49Z\", "
-			    "\"MachineId\": \"23120040\", \"ResultId\": "
-			    "\"2409\", \"HeadId\": null, \"Value\": [1.0, "
-			    "2.5, 14.0], \"AlgoVersion\": \"0.2.6\"}");
+	assert_string_equal(
+	    r.payload, "{\"SourceTimestamp\": \"2024-12-11T08:24:49Z\", "
+		       "\"MachineId\": \"23120040\", \"ResultId\": "
+		       "\"2409\", \"HeadId\": null, \"Value\": [1.0, "
+		       "2.5, 14.0], \"AlgoVersion\": \"" ABYSS_VERSION "\"}");
 	abyss_corr_get_stats(c, &st);
 	assert_int_equal(st.pending_messages, 0);
 	abyss_corr_free(c);
