@@ -45,9 +45,4 @@ int hole__json_num(const json_t *v, double *out);
 /* Copies s into buf (size n > 0) without surrounding blanks, truncating. */
 void hole__strip_copy(char *buf, size_t n, const char *s);
 
-/* Reads a whole file of at most max bytes (NUL-terminated, not counted).
- * ENOENT, EIO, ETOOBIG, ENOMEM; diag->file is set to path. */
-int hole__read_file(const char *path, size_t max, char **buf, size_t *len,
-		    struct abyss_diag *diag);
-
 #endif

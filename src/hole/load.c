@@ -7,6 +7,8 @@
 #include "abyss/message.h"
 #include "abyss/setitec.h"
 
+#include "../common/file.h"
+
 #include <errno.h>
 #include <stdlib.h>
 
@@ -53,33 +55,14 @@ static int load__json(const char *path, struct abyss_hole *h,
 		      struct abyss_diag *diag)
 {
 	struct abyss_msg_limits lim = abyss_msg_limits_default();
-	FILE *f;
 	char *buf;
 	size_t len;
 	int rc;
 
-	abyss_diag_set_file(diag, path);
-	f = fopen(path, "rb");
-	if (!f)
-		return abyss_diag_set(
-		    diag, errno == ENOENT ? ABYSS_ENOENT : ABYSS_EIO, 0, 0,
-		    "cannot open: %s", strerror(errno));
-	buf = malloc(lim.max_payload_bytes + 1);
-	if (!buf) {
-		fclose(f);
-		return abyss_diag_set(diag, ABYSS_ENOMEM, 0, 0,
-				      "out of memory");
-	}
-	len = fread(buf, 1, lim.max_payload_bytes + 1, f);
-	if (ferror(f))
-		rc = abyss_diag_set(diag, ABYSS_EIO, 0, 0, "read error");
-	else if (len > lim.max_payload_bytes)
-		rc = abyss_diag_set(diag, ABYSS_ETOOBIG, 0, 0,
-				    "larger than the %zu-byte message limit",
-				    lim.max_payload_bytes);
-	else
-		rc = abyss_hole_from_json(buf, len, h, diag);
-	fclose(f);
+	rc = common__read_file(path, lim.max_payload_bytes, &buf, &len, diag);
+	if (rc)
+		return rc;
+	rc = abyss_hole_from_json(buf, len, h, diag);
 	free(buf);
 	if (rc == 0)
 		snprintf(h->source_name, sizeof(h->source_name), "%s", path);

@@ -9,6 +9,8 @@
  */
 #include "abyss/nn.h"
 
+#include "../common/file.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -381,7 +383,6 @@ out:
 int abyss_nn_config_load(const char *path, struct abyss_nn_config *cfg,
 			 struct abyss_diag *diag)
 {
-	FILE *f;
 	char *buf;
 	size_t n;
 	int rc;
@@ -389,30 +390,11 @@ int abyss_nn_config_load(const char *path, struct abyss_nn_config *cfg,
 	if (!path || !cfg)
 		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
 				      "abyss_nn_config_load: NULL argument");
-	abyss_diag_set_file(diag, path);
-	f = fopen(path, "rb");
-	if (!f)
-		return abyss_diag_set(
-		    diag, errno == ENOENT ? ABYSS_ENOENT : ABYSS_EIO, 0, 0,
-		    "cannot open: %s", strerror(errno));
-	buf = malloc(CONFIG__MAX_BYTES + 1);
-	if (!buf) {
-		fclose(f);
-		return abyss_diag_set(diag, ABYSS_ENOMEM, 0, 0,
-				      "out of memory");
-	}
-	n = fread(buf, 1, CONFIG__MAX_BYTES + 1, f);
-	if (ferror(f)) {
-		rc = abyss_diag_set(diag, ABYSS_EIO, 0, 0, "read error");
-	} else if (n > CONFIG__MAX_BYTES) {
-		rc = abyss_diag_set(diag, ABYSS_ETOOBIG, 0, 0,
-				    "config.json is larger than %zu bytes",
-				    CONFIG__MAX_BYTES);
-	} else {
-		rc = abyss_nn_config_parse(buf, n, cfg, diag);
-	}
+	rc = common__read_file(path, CONFIG__MAX_BYTES, &buf, &n, diag);
+	if (rc)
+		return rc;
+	rc = abyss_nn_config_parse(buf, n, cfg, diag);
 	free(buf);
-	fclose(f);
 	return rc;
 }
 

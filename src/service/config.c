@@ -10,6 +10,8 @@
  */
 #include "abyss/config.h"
 
+#include "../common/file.h"
+
 #include <cyaml/cyaml.h>
 #include <errno.h>
 #include <math.h>
@@ -1150,7 +1152,6 @@ int abyss_config_load(const char *path, struct abyss_config **out,
 		      struct abyss_diag *diag,
 		      struct abyss_config_warnings *warnings)
 {
-	FILE *f;
 	char *buf;
 	size_t n;
 	int rc;
@@ -1158,25 +1159,9 @@ int abyss_config_load(const char *path, struct abyss_config **out,
 	if (!path)
 		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
 				      "no configuration file given");
-	abyss_diag_set_file(diag, path);
-	f = fopen(path, "rb");
-	if (!f)
-		return abyss_diag_set(
-		    diag, errno == ENOENT ? ABYSS_ENOENT : ABYSS_EIO, 0, 0,
-		    "cannot open the configuration: %s", strerror(errno));
-	buf = malloc(ABYSS_CONFIG_FILE_MAX + 1);
-	if (!buf) {
-		fclose(f);
-		return ABYSS_ENOMEM;
-	}
-	n = fread(buf, 1, ABYSS_CONFIG_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		fclose(f);
-		free(buf);
-		return abyss_diag_set(diag, ABYSS_EIO, 0, 0,
-				      "cannot read the configuration");
-	}
-	fclose(f);
+	rc = common__read_file(path, ABYSS_CONFIG_FILE_MAX, &buf, &n, diag);
+	if (rc)
+		return rc;
 	rc = abyss_config_load_buffer(buf, n, NULL, out, diag, warnings);
 	free(buf);
 	return rc;
