@@ -209,8 +209,12 @@ static int legacy_build(json_t *root, struct abyss_hole *h,
 	return ABYSS_OK;
 }
 
-int abyss_hole_from_legacy_json(const char *buf, size_t len,
-				struct abyss_hole *h, struct abyss_diag *diag)
+/* Parses buf and builds a hole with `build`; h is replaced only on
+ * success (left empty otherwise). `fn` names the caller in argument errors. */
+static int legacy__from_json(const char *buf, size_t len, struct abyss_hole *h,
+			     int (*build)(json_t *, struct abyss_hole *,
+					  struct abyss_diag *),
+			     const char *fn, struct abyss_diag *diag)
 {
 	struct abyss_hole tmp;
 	json_t *root;
@@ -218,14 +222,13 @@ int abyss_hole_from_legacy_json(const char *buf, size_t len,
 
 	if (!h || (!buf && len))
 		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
-				      "abyss_hole_from_legacy_json: NULL "
-				      "argument");
+				      "%s: NULL argument", fn);
 	abyss_hole_free(h);
 	rc = hole__json_load(buf, len, NULL, &root, diag);
 	if (rc)
 		return rc;
 	abyss_hole_init(&tmp);
-	rc = legacy_build(root, &tmp, diag);
+	rc = build(root, &tmp, diag);
 	json_decref(root);
 	if (rc) {
 		abyss_hole_free(&tmp);
@@ -233,6 +236,13 @@ int abyss_hole_from_legacy_json(const char *buf, size_t len,
 	}
 	*h = tmp;
 	return ABYSS_OK;
+}
+
+int abyss_hole_from_legacy_json(const char *buf, size_t len,
+				struct abyss_hole *h, struct abyss_diag *diag)
+{
+	return legacy__from_json(buf, len, h, legacy_build,
+				 "abyss_hole_from_legacy_json", diag);
 }
 
 /* ---- raw.json (a Setitec file as JSON) ---------------------------------- */
@@ -390,27 +400,8 @@ static int raw_build(json_t *root, struct abyss_hole *h,
 int abyss_hole_from_raw_json(const char *buf, size_t len, struct abyss_hole *h,
 			     struct abyss_diag *diag)
 {
-	struct abyss_hole tmp;
-	json_t *root;
-	int rc;
-
-	if (!h || (!buf && len))
-		return abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
-				      "abyss_hole_from_raw_json: NULL "
-				      "argument");
-	abyss_hole_free(h);
-	rc = hole__json_load(buf, len, NULL, &root, diag);
-	if (rc)
-		return rc;
-	abyss_hole_init(&tmp);
-	rc = raw_build(root, &tmp, diag);
-	json_decref(root);
-	if (rc) {
-		abyss_hole_free(&tmp);
-		return rc;
-	}
-	*h = tmp;
-	return ABYSS_OK;
+	return legacy__from_json(buf, len, h, raw_build,
+				 "abyss_hole_from_raw_json", diag);
 }
 
 int abyss_hole_from_json(const char *buf, size_t len, struct abyss_hole *h,
