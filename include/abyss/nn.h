@@ -334,7 +334,10 @@ int abyss_exit_estimate(struct abyss_nn_model *m,
 struct abyss_ml_model;
 
 /* Loads dir (config.json + model.safetensors) and the reference CSV
- * ref_csv (NULL: dir/ref_15T.csv), for batches of `batch` windows (0: 8).
+ * ref_csv (NULL: dir/ref_15T.csv when it exists; when it does not, no
+ * reference rows: the torque channels are standardised with the hole's own
+ * statistics), for batches of `batch` windows (0: 8). A ref_csv that is
+ * named but cannot be read is an error.
  * Errors: those of abyss_nn_model_load and abyss_exit_ref_parse, and
  * ABYSS_ECONFIG when the model does not take 512 x 17 windows. */
 int abyss_ml_model_load(const char *dir, const char *ref_csv, size_t batch,

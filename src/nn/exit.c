@@ -10,6 +10,10 @@
  */
 #include "abyss/nn.h"
 
+#include <sys/stat.h>
+
+#include "../common/file.h"
+
 #include <pthread.h>
 
 #include <errno.h>
@@ -461,39 +465,6 @@ struct abyss_nn_model *abyss_ml_model_nn(const struct abyss_ml_model *mm)
 	return mm ? mm->nn : NULL;
 }
 
-static int read_text(const char *path, size_t max, char **out, size_t *len,
-		     struct abyss_diag *diag)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	size_t n;
-
-	if (!f)
-		return abyss_diag_set(
-		    diag, errno == ENOENT ? ABYSS_ENOENT : ABYSS_EIO, 0, 0,
-		    "cannot open %s: %s", path, strerror(errno));
-	buf = malloc(max + 1);
-	if (!buf) {
-		fclose(f);
-		return abyss_diag_set(diag, ABYSS_ENOMEM, 0, 0,
-				      "out of memory");
-	}
-	n = fread(buf, 1, max + 1, f);
-	if (ferror(f) || n > max) {
-		int big = !ferror(f);
-
-		fclose(f);
-		free(buf);
-		return abyss_diag_set(diag, big ? ABYSS_ETOOBIG : ABYSS_EIO, 0,
-				      0, "%s: %s", path,
-				      big ? "file too large" : "read error");
-	}
-	fclose(f);
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
 int abyss_ml_model_load(const char *dir, const char *ref_csv, size_t batch,
 			struct abyss_ml_model **out, struct abyss_diag *diag)
 {
@@ -532,22 +503,31 @@ int abyss_ml_model_load(const char *dir, const char *ref_csv, size_t batch,
 		goto fail;
 	}
 	if (!ref_csv) {
+		struct stat st;
+
 		if ((size_t)snprintf(path, sizeof(path), "%s/ref_15T.csv",
 				     dir) >= sizeof(path)) {
 			rc = abyss_diag_set(diag, ABYSS_EINVAL, 0, 0,
 					    "path too long");
 			goto fail;
 		}
-		ref_csv = path;
+		/* No reference statistics beside the model: the original's
+		 * ref_15T.csv is not public. The scaler then fits on the
+		 * hole's own rows alone (docs/nn.md, "without ref_15T.csv"). */
+		ref_csv = stat(path, &st) == 0 ? path : NULL;
 	}
-	rc = read_text(ref_csv, (size_t)256 << 20, &text, &len, diag);
-	if (rc)
-		goto fail;
-	rc = abyss_exit_ref_parse(text, len, 0, &mm->ref, &mm->ref_rows, diag);
-	free(text);
-	if (rc) {
-		abyss_diag_set_file(diag, ref_csv);
-		goto fail;
+	if (ref_csv) {
+		rc = common__read_file(ref_csv, (size_t)256 << 20, &text, &len,
+				       diag);
+		if (rc)
+			goto fail;
+		rc = abyss_exit_ref_parse(text, len, 0, &mm->ref, &mm->ref_rows,
+					  diag);
+		free(text);
+		if (rc) {
+			abyss_diag_set_file(diag, ref_csv);
+			goto fail;
+		}
 	}
 	mm->work = malloc(o.max_batch * ABYSS_EXIT_WIN_LEN *
 			  ABYSS_EXIT_MODEL_CH * sizeof(float));

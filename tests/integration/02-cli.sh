@@ -90,6 +90,13 @@ if [ -f "$mdb" ]; then
 		x=$(echo "$line" | cut -d, -f8)
 		[ "$x" = "18.054" ] && ok "ml exit on MDB 753_55: $x (pipeline reference 18.054425)" ||
 			bad "ml on MDB 753_55: '$line'"
+		# without reference statistics: the hole's own, documented
+		line=$("$BIN" estimate -q -m ml --model "$VEC/original" -f csv "$mdb" | tail -n 1)
+		x=$(echo "$line" | cut -d, -f8)
+		[ -n "$x" ] && echo "$line" | grep -q ',ok,' && ok "ml without ref_15T.csv: exit $x" ||
+			bad "ml without ref_15T.csv: '$line'"
+		expect_rc 3 "ml with a named reference that is missing" "$BIN" estimate -q -m ml \
+			--model "$VEC/original" --reference "$tmp/nope.csv" "$mdb"
 	fi
 else
 	echo "skip real-data checks: $DATA not found (set ABYSS_DATA)"
