@@ -19,7 +19,7 @@ ABYSS_VECTORS ?= $(abspath ../shared/vectors)
 DEB_PACKAGES := build-essential pkg-config libjansson-dev libcmocka-dev \
 	libcyaml-dev libyaml-dev libsqlite3-dev libmosquitto-dev mosquitto \
 	mosquitto-clients libmicrohttpd-dev clang clang-format clang-tidy \
-	cppcheck valgrind libclang-rt-14-dev openssl curl man-db
+	cppcheck valgrind libclang-rt-14-dev openssl curl man-db procps
 # ONNX export (src/onnx: protoc-c over libonnx-dev's onnx.proto) and its test
 # (tests/integration/30-onnx.sh: python3-onnx checker, onnxruntime-node).
 # Debian's npm conflicts with a nodejs that bundles its own npm (NodeSource):

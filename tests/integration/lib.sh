@@ -101,6 +101,18 @@ broker_start() { # extra config lines...
 broker_stop() { # [signal name, default TERM]
 	if [ -n "$BROKER_PID" ]; then
 		kill -"${1:-TERM}" "$BROKER_PID" 2>/dev/null
+		# mosquitto can miss a SIGTERM that lands during its start-up:
+		# 5 s, then SIGKILL, so no script hangs on it
+		_bs=0
+		while kill -0 "$BROKER_PID" 2>/dev/null && [ $_bs -lt 50 ]; do
+			# a zombie still answers kill -0: reap it if it exited
+			if ! ps -o stat= -p "$BROKER_PID" 2>/dev/null | grep -qv Z; then
+				break
+			fi
+			sleep 0.1
+			_bs=$((_bs + 1))
+		done
+		kill -KILL "$BROKER_PID" 2>/dev/null
 		wait "$BROKER_PID" 2>/dev/null
 		BROKER_PID=
 	fi

@@ -267,8 +267,20 @@ static void broker_stop(struct broker *b, int sig)
 	int st;
 
 	if (b->pid > 0) {
+		int64_t t0 = now_ms();
+
 		kill(b->pid, sig);
-		waitpid(b->pid, &st, 0);
+		/* mosquitto can miss a SIGTERM that lands during its start-up
+		 * (it sets its run flag after installing the handler): give
+		 * it 5 s, then SIGKILL, so a test never hangs on it */
+		while (waitpid(b->pid, &st, WNOHANG) == 0) {
+			if (now_ms() - t0 > 5000) {
+				kill(b->pid, SIGKILL);
+				waitpid(b->pid, &st, 0);
+				break;
+			}
+			usleep(10000);
+		}
 		live_pid(b->pid, false);
 		b->pid = -1;
 	}
