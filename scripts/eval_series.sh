@@ -15,7 +15,7 @@ fi
 make --no-print-directory -j2 "$BUILD/libabyss.a" >/dev/null
 mkdir -p "$BUILD/eval"
 ${CC:-gcc} -std=c11 -O2 -D_GNU_SOURCE -Iinclude -o "$BUILD/eval/eval_series" \
-	tests/eval/eval_series.c "$BUILD/libabyss.a" -ljansson -lm -lpthread
+	tests/eval/eval_series.c "$BUILD/libabyss.a" -fopenmp -ljansson -lm -lpthread
 
 A=$DATA/abyss
 T=$A/test_data/TUHH
