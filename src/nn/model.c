@@ -844,6 +844,28 @@ static const float *mask_of(const struct abyss_nn_model *m, size_t off, float p)
 	return m->acts + off;
 }
 
+/* The second half of an MLP backward, the same in the three mixers: the
+ * dropout masks, fc2 and the GELU. dfc2 holds d(fc2 output) [rows, out] on
+ * entry; d(fc1 output) [rows, hidden] is left in the fc1 buffer, whose
+ * backward (its input differs per mixer) the caller runs. */
+static void mlp_backward_to_fc1(struct abyss_nn_model *m, const struct lin *fc2,
+				size_t fc2_off, size_t gelu_off, size_t fc1_off,
+				size_t mask2, size_t mask1, size_t rows,
+				size_t hidden, size_t out, float pd)
+{
+	const float *mk;
+
+	if ((mk = mask_of(m, mask2, pd)))
+		nn__mul_inplace(DACT(fc2_off), mk, rows * out);
+	nn__matmul_backward(DACT(gelu_off), GRD(fc2->w), GRD(fc2->b),
+			    DACT(fc2_off), ACT(gelu_off), PRM(fc2->w), rows,
+			    hidden, out);
+	if ((mk = mask_of(m, mask1, pd)))
+		nn__mul_inplace(DACT(gelu_off), mk, rows * hidden);
+	nn__gelu_backward(DACT(fc1_off), ACT(fc1_off), DACT(gelu_off),
+			  rows * hidden);
+}
+
 /* Scaler: loc, scale [B,C]; scaled [B,T,C]. Statistics in double, the
  * scaled values in float as torch. */
 static void scaler_forward(struct abyss_nn_model *m, size_t B)
@@ -1242,7 +1264,6 @@ static void mixer_layer_backward(struct abyss_nn_model *m, int l, size_t B)
 	size_t N = B * C * P, ND = N * D, i;
 	size_t xin = layer_input_off(m, l), yoff, R;
 	float pd = c->dropout, *scratch = DACT(m->gbuf[G_SCRATCH]);
-	const float *mk;
 
 	/* (iii) feature mixer; y = patch mixer output */
 	yoff = a[PM_OUT];
@@ -1261,15 +1282,8 @@ static void mixer_layer_backward(struct abyss_nn_model *m, int l, size_t B)
 		for (i = 0; i < ND; i++)
 			DACT(a[FM_FC2])[i] += DACT(a[FM_OUT])[i];
 	}
-	if ((mk = mask_of(m, a[FM_MASK2], pd)))
-		nn__mul_inplace(DACT(a[FM_FC2]), mk, ND);
-	nn__matmul_backward(DACT(a[FM_GELU]), GRD(p->fm_fc2.w),
-			    GRD(p->fm_fc2.b), DACT(a[FM_FC2]), ACT(a[FM_GELU]),
-			    PRM(p->fm_fc2.w), N, D * E, D);
-	if ((mk = mask_of(m, a[FM_MASK1], pd)))
-		nn__mul_inplace(DACT(a[FM_GELU]), mk, ND * E);
-	nn__gelu_backward(DACT(a[FM_FC1]), ACT(a[FM_FC1]), DACT(a[FM_GELU]),
-			  ND * E);
+	mlp_backward_to_fc1(m, &p->fm_fc2, a[FM_FC2], a[FM_GELU], a[FM_FC1],
+			    a[FM_MASK2], a[FM_MASK1], N, D * E, D, pd);
 	nn__matmul_backward(DACT(a[FM_NORM]), GRD(p->fm_fc1.w),
 			    GRD(p->fm_fc1.b), DACT(a[FM_FC1]), ACT(a[FM_NORM]),
 			    PRM(p->fm_fc1.w), N, D, D * E);
@@ -1308,15 +1322,8 @@ static void mixer_layer_backward(struct abyss_nn_model *m, int l, size_t B)
 		nn__transpose(DACT(a[PM_FC2]), DACT(a[PM_BACK]), B * C, P, D,
 			      1);
 	}
-	if ((mk = mask_of(m, a[PM_MASK2], pd)))
-		nn__mul_inplace(DACT(a[PM_FC2]), mk, ND);
-	nn__matmul_backward(DACT(a[PM_GELU]), GRD(p->pm_fc2.w),
-			    GRD(p->pm_fc2.b), DACT(a[PM_FC2]), ACT(a[PM_GELU]),
-			    PRM(p->pm_fc2.w), R, P * E, P);
-	if ((mk = mask_of(m, a[PM_MASK1], pd)))
-		nn__mul_inplace(DACT(a[PM_GELU]), mk, ND * E);
-	nn__gelu_backward(DACT(a[PM_FC1]), ACT(a[PM_FC1]), DACT(a[PM_GELU]),
-			  ND * E);
+	mlp_backward_to_fc1(m, &p->pm_fc2, a[PM_FC2], a[PM_GELU], a[PM_FC1],
+			    a[PM_MASK2], a[PM_MASK1], R, P * E, P, pd);
 	nn__matmul_backward(DACT(a[PM_TRANS]), GRD(p->pm_fc1.w),
 			    GRD(p->pm_fc1.b), DACT(a[PM_FC1]), ACT(a[PM_TRANS]),
 			    PRM(p->pm_fc1.w), R, P, P * E);
@@ -1351,15 +1358,8 @@ static void mixer_layer_backward(struct abyss_nn_model *m, int l, size_t B)
 	for (i = 0; i < ND; i++)
 		DACT(xin)[i] += DACT(a[CH_OUT])[i];
 	nn__permute_0321(DACT(a[CH_FC2]), DACT(a[CH_OUT]), B, C, P, D, 1);
-	if ((mk = mask_of(m, a[CH_MASK2], pd)))
-		nn__mul_inplace(DACT(a[CH_FC2]), mk, ND);
-	nn__matmul_backward(DACT(a[CH_GELU]), GRD(p->ch_fc2.w),
-			    GRD(p->ch_fc2.b), DACT(a[CH_FC2]), ACT(a[CH_GELU]),
-			    PRM(p->ch_fc2.w), R, C * E, C);
-	if ((mk = mask_of(m, a[CH_MASK1], pd)))
-		nn__mul_inplace(DACT(a[CH_GELU]), mk, ND * E);
-	nn__gelu_backward(DACT(a[CH_FC1]), ACT(a[CH_FC1]), DACT(a[CH_GELU]),
-			  ND * E);
+	mlp_backward_to_fc1(m, &p->ch_fc2, a[CH_FC2], a[CH_GELU], a[CH_FC1],
+			    a[CH_MASK2], a[CH_MASK1], R, C * E, C, pd);
 	if (c->gated_attn) {
 		nn__matmul_backward(DACT(a[CH_GATED]), GRD(p->ch_fc1.w),
 				    GRD(p->ch_fc1.b), DACT(a[CH_FC1]),
