@@ -18,6 +18,11 @@ int hole__json_load(const char *buf, size_t len,
 		    const struct abyss_msg_limits *lim, json_t **root,
 		    struct abyss_diag *diag);
 
+/* The same tree as json_loadb(buf, len, 0, NULL) for an object document of
+ * ASCII strings without escapes (json_fast.c), or NULL when it cannot tell:
+ * the caller then asks jansson, which also words any error. */
+json_t *hole__json_fast(const char *buf, size_t len);
+
 /* First value of `key` in a pre-order walk over nested objects, in document
  * order, not descending into arrays (the original's find_in_dict); NULL if
  * none. */

@@ -358,7 +358,9 @@ int hole__json_load(const char *buf, size_t len,
 	if (len == 0)
 		return abyss_diag_set(diag, ABYSS_EJSON, 1, 1,
 				      "empty message: expected a JSON object");
-	r = json_loadb(buf, len, 0, &err);
+	r = hole__json_fast(buf, len);
+	if (!r)
+		r = json_loadb(buf, len, 0, &err);
 	if (!r) {
 		/* jansson counts lines and columns from 1, like diag */
 		return abyss_diag_set(

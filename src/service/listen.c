@@ -112,6 +112,7 @@ struct lsn {
 	int early_acks[LSN_EARLY_ACK_MAX]; /* QoS 0: on_publish before mark */
 	size_t n_early;
 	int in_publish;
+	int acked;     /* a PUBACK freed room in the window: flush the spool */
 	size_t walked; /* rows handed over by the current walk */
 
 	int stopping;
@@ -909,6 +910,8 @@ static void lsn_on_publish(void *ud, int mid, int rc)
 	if (abyss_spool_ack(s->spool, mid) == ABYSS_ENOTFOUND &&
 	    s->in_publish && s->n_early < LSN_EARLY_ACK_MAX)
 		s->early_acks[s->n_early++] = mid;
+	else if (!s->in_publish)
+		s->acked = 1;
 }
 
 /* ---- HTTP callbacks (HTTP thread: atomics only) ---------------------- */
@@ -1401,6 +1404,10 @@ static int lsn_loop(struct lsn *s, int64_t shutdown_ms)
 					"broker refused us for good; fix the "
 					"configuration and restart",
 					"why", mq_last_error(s->mq), LSN_END);
+		if (s->acked) {
+			s->acked = 0;
+			lsn_flush_spool(s);
+		}
 		if (p[2].revents & POLLIN)
 			abyss_pool_dispatch(s->pool);
 		if (s->backlog_head)
