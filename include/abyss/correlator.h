@@ -65,8 +65,9 @@ enum abyss_corr_drop {
  * to abyss_corr_push, which copies the struct and takes ownership of
  * payload (released with free_fn, which may be NULL). doc is the parsed
  * JSON used for duplicate comparison; it is borrowed from payload (it must
- * stay valid as long as payload does) and may be NULL (then the message is
- * never considered a duplicate). */
+ * stay valid as long as payload does) and may be NULL: then raw, when set,
+ * is compared byte for byte (a service that parses later); with neither
+ * the message is never considered a duplicate. */
 struct abyss_corr_msg {
 	enum abyss_corr_kind kind;
 	char tool_key[ABYSS_ID_MAX]; /* "toolbox_id/tool_id", non-empty */
@@ -74,6 +75,8 @@ struct abyss_corr_msg {
 	int64_t arrival_ms;	     /* set by abyss_corr_push */
 	size_t size;		     /* bytes charged to max_pending_bytes */
 	const struct json_t *doc;
+	const void *raw; /* the payload bytes, when doc is NULL (borrowed) */
+	size_t raw_len;
 	void *payload;
 	void (*free_fn)(void *payload);
 };
@@ -171,6 +174,12 @@ uint32_t abyss_corr_shard_of(const char *tool_key, uint32_t count);
 
 /* 1 when this correlator's shard handles tool_key, else 0. */
 int abyss_corr_owns(const struct abyss_corr *c, const char *tool_key);
+
+/* Fills out from a peeked message head (abyss_msg_peek): kind, tool key,
+ * ts_ms and size; doc, raw, payload and free_fn are left NULL for the
+ * caller. Returns 0 or ABYSS_EINVAL (as abyss_corr_msg_from_msg). */
+int abyss_corr_msg_from_head(const struct abyss_msg_head *h, size_t size_bytes,
+			     struct abyss_corr_msg *out);
 
 /* Wraps a decoded MQTT message (abyss_msg_parse) for abyss_corr_push:
  * kind and tool key from the topic, ts_ms from its SourceTimestamp, doc =

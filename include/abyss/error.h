@@ -44,7 +44,8 @@ extern "C" {
 	XX(ESHORT, -23, "too few samples")                                     \
 	XX(ENOTIMPL, -24, "not implemented")                                   \
 	XX(EDTYPE, -25, "unsupported tensor data type")                        \
-	XX(ESTATE, -26, "invalid state for this call")
+	XX(ESTATE, -26, "invalid state for this call")                         \
+	XX(EAGAIN, -27, "not decided here: use the full path")
 
 enum abyss_err {
 #define ABYSS__ERR_ENUM(name, val, msg) ABYSS_##name = (val),

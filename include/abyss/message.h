@@ -119,6 +119,25 @@ int abyss_parse_timestamp(const char *s, double *out_s);
  * ABYSS_ERANGE (NaN, or outside years 0..9999) or ABYSS_ETOOBIG (n < 32). */
 int abyss_format_timestamp(double t, char *buf, size_t n);
 
+/* What the correlator needs to know about a message. */
+struct abyss_msg_head {
+	enum abyss_msg_kind kind;
+	char tool_key[ABYSS_ID_MAX]; /* as in struct abyss_msg */
+	double timestamp_s;	     /* first SourceTimestamp, UTC unix s */
+};
+
+/* Reads a message's head without building its JSON tree: one validating
+ * pass, several times cheaper than abyss_msg_parse, for a service that
+ * parses the body later on another thread.
+ * Returns 0 when abyss_msg_parse(topic, payload, len, lim) is certain to
+ * succeed with this same kind, tool key and timestamp; ABYSS_EAGAIN when
+ * the pass cannot tell - text with escapes or non-ASCII bytes, an object
+ * with a repeated key, any error - and the caller must use abyss_msg_parse,
+ * which decides and words the error; ABYSS_EINVAL for NULL arguments. */
+int abyss_msg_peek(const char *topic, const char *payload, size_t len,
+		   const struct abyss_msg_limits *lim,
+		   struct abyss_msg_head *out);
+
 /* Parses one MQTT message.
  *   topic   the topic it arrived on (NUL-terminated, copied); decides kind
  *           and tool key.

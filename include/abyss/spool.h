@@ -92,6 +92,18 @@ int abyss_spool_enqueue(struct abyss_spool *sp,
 			const char *tool_key, const char *result_id,
 			int64_t now_ms, int64_t *ids, struct abyss_diag *diag);
 
+/* Opens a batch: every write until abyss_spool_commit is one transaction
+ * (enqueue, ack and mark_inflight then cost one commit between them, not
+ * one each). Nothing written in a batch is durable - nor to be published -
+ * before the commit. Returns 0, ABYSS_EINVAL (already in a batch) or
+ * ABYSS_EDB. */
+int abyss_spool_begin(struct abyss_spool *sp);
+
+/* Commits the batch. On failure the whole batch is rolled back (acks come
+ * back as pending, enqueued results are gone), the counters are re-read,
+ * and ABYSS_EDB is returned with diag set; ABYSS_EINVAL without a batch. */
+int abyss_spool_commit(struct abyss_spool *sp, struct abyss_diag *diag);
+
 /* Records that message id was handed to the broker under message id mid
  * (libmosquitto's mid). Returns 0, ABYSS_ENOTFOUND or ABYSS_EDB. */
 int abyss_spool_mark_inflight(struct abyss_spool *sp, int64_t id, int mid);
@@ -123,6 +135,9 @@ int abyss_spool_dedupe_seen(struct abyss_spool *sp, const char *tool_key,
 int abyss_spool_dedupe_expire(struct abyss_spool *sp, int64_t now_ms);
 
 int abyss_spool_get_stats(struct abyss_spool *sp, struct abyss_spool_stats *st);
+
+/* Messages in the spool (pending or in flight), from memory: no query. */
+size_t abyss_spool_entries(const struct abyss_spool *sp);
 
 #ifdef __cplusplus
 }

@@ -19,9 +19,28 @@ int hole__json_load(const char *buf, size_t len,
 		    struct abyss_diag *diag);
 
 /* The same tree as json_loadb(buf, len, 0, NULL) for an object document of
- * ASCII strings without escapes (json_fast.c), or NULL when it cannot tell:
- * the caller then asks jansson, which also words any error. */
-json_t *hole__json_fast(const char *buf, size_t len);
+ * ASCII strings without escapes, nested less than max_depth levels (the
+ * root is level 0) with no array over max_array_len elements (json_fast.c),
+ * or NULL when it cannot tell: the caller then asks jansson, which also
+ * words any error. */
+json_t *hole__json_fast(const char *buf, size_t len, size_t max_depth,
+			size_t max_array_len);
+
+/* What hole__json_scan reports. */
+struct hole__json_scan {
+	const char *ts; /* the first SourceTimestamp string, in the order of
+			   hole__find_key (borrowed from buf), or NULL */
+	size_t ts_len;
+	int has_payload; /* root.Messages.Payload is an object */
+};
+
+/* Checks buf exactly as hole__json_fast would parse it (same acceptance,
+ * same limits) without building the tree, and reads what the correlator
+ * needs. Also gives up on an object with a repeated key, and on a
+ * SourceTimestamp that is not a string (parse's error to word). Returns 1
+ * (out filled) when hole__json_fast would succeed, 0 when it cannot tell. */
+int hole__json_scan(const char *buf, size_t len, size_t max_depth,
+		    size_t max_array_len, struct hole__json_scan *out);
 
 /* First value of `key` in a pre-order walk over nested objects, in document
  * order, not descending into arrays (the original's find_in_dict); NULL if

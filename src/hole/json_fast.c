@@ -19,7 +19,9 @@
  * 'e' or 'E' json_real, correctly rounded: Clinger's exact fast path, else
  * strtod in the C locale, as jansson's strtod in a "C"-numeric process).
  * Everything else - escapes, non-ASCII bytes, control characters, syntax
- * errors, overflows, a top level that is not an object - returns NULL.
+ * errors, overflows, a top level that is not an object, and documents over
+ * the caller's depth or array-length limits - returns NULL: a tree from
+ * here is within those limits, so the caller need not walk it again.
  * tests/fuzz/fuzz_json.c checks that whatever this accepts, jansson accepts
  * too and parses to an equal tree of equal types.
  */
@@ -32,8 +34,9 @@
 
 #include "hole_json.h"
 
-#define JF_MAX_DEPTH 64 /* deeper documents go to jansson */
-#define JF_NUM_MAX   64 /* longer number tokens go to jansson */
+#define JF_MAX_DEPTH 64	  /* deeper documents go to jansson */
+#define JF_NUM_MAX   64	  /* longer number tokens go to jansson */
+#define JF_MAX_KEYS  1024 /* scanning: keys of all open objects */
 #define JF_EXACT     (1ull << 53)
 
 /* 10^0..10^22 are exact doubles (Clinger 1990). */
@@ -54,25 +57,28 @@ static inline int jf_digit(const unsigned char *p, const unsigned char *e)
 	return p < e && (unsigned)(*p - '0') < 10;
 }
 
-/* A number token at *pp (JSON grammar); *pp is moved past it. NULL when the
- * token is not JSON, does not fit, or would overflow. */
-static json_t *jf_number(const unsigned char **pp, const unsigned char *e)
+/* A number token at *pp (JSON grammar); *pp is moved past it. Returns 1
+ * with *real and the value in *iv or *dv, or 0 when the token is not JSON,
+ * does not fit, or would overflow. */
+static int jf_number(const unsigned char **pp, const unsigned char *e,
+		     int *real, json_int_t *iv, double *dv)
 {
 	const unsigned char *p = *pp, *s = p;
 	uint64_t m = 0;
-	int nd = 0, frac = 0, ex = 0, exneg = 0, real = 0, neg = 0;
+	int nd = 0, frac = 0, ex = 0, exneg = 0, neg = 0;
 	double r;
 
+	*real = 0;
 	if (p < e && *p == '-') {
 		neg = 1;
 		p++;
 	}
 	if (!jf_digit(p, e))
-		return NULL;
+		return 0;
 	if (*p == '0') {
 		p++;
 		if (jf_digit(p, e)) /* leading zeros are not JSON */
-			return NULL;
+			return 0;
 	} else {
 		while (jf_digit(p, e)) {
 			if (nd < 19)
@@ -82,10 +88,10 @@ static json_t *jf_number(const unsigned char **pp, const unsigned char *e)
 		}
 	}
 	if (p < e && *p == '.') {
-		real = 1;
+		*real = 1;
 		p++;
 		if (!jf_digit(p, e))
-			return NULL;
+			return 0;
 		while (jf_digit(p, e)) {
 			if (nd < 19) {
 				m = m * 10 + (uint64_t)(*p - '0');
@@ -96,12 +102,12 @@ static json_t *jf_number(const unsigned char **pp, const unsigned char *e)
 		}
 	}
 	if (p < e && (*p == 'e' || *p == 'E')) {
-		real = 1;
+		*real = 1;
 		p++;
 		if (p < e && (*p == '+' || *p == '-'))
 			exneg = *p++ == '-';
 		if (!jf_digit(p, e))
-			return NULL;
+			return 0;
 		while (jf_digit(p, e)) {
 			if (ex < 100000)
 				ex = ex * 10 + (*p - '0');
@@ -109,14 +115,15 @@ static json_t *jf_number(const unsigned char **pp, const unsigned char *e)
 		}
 	}
 	if (p - s > JF_NUM_MAX)
-		return NULL;
+		return 0;
 	*pp = p;
-	if (!real) {
+	if (!*real) {
 		/* 18 digits always fit in int64: jansson's strtoll would
 		 * give the same value; longer ones go to jansson */
 		if (nd > 18)
-			return NULL;
-		return json_integer(neg ? -(json_int_t)m : (json_int_t)m);
+			return 0;
+		*iv = neg ? -(json_int_t)m : (json_int_t)m;
+		return 1;
 	}
 	if (nd <= 19 && m <= JF_EXACT) {
 		int E = (exneg ? -ex : ex) - frac;
@@ -125,7 +132,8 @@ static json_t *jf_number(const unsigned char **pp, const unsigned char *e)
 			/* one correctly rounded operation on exact doubles */
 			r = E < 0 ? (double)m / jf_p10[-E]
 				  : (double)m * jf_p10[E];
-			return json_real(neg ? -r : r);
+			*dv = neg ? -r : r;
+			return 1;
 		}
 	}
 	{
@@ -135,13 +143,14 @@ static json_t *jf_number(const unsigned char **pp, const unsigned char *e)
 
 		if (pthread_once(&jf_once, jf_locale_init) != 0 ||
 		    jf_c_locale == (locale_t)0)
-			return NULL;
+			return 0;
 		memcpy(buf, s, n);
 		buf[n] = '\0';
 		r = strtod_l(buf, &end, jf_c_locale);
 		if (end != buf + n || isinf(r))
-			return NULL; /* jansson: "real number overflow" */
-		return json_real(r);
+			return 0; /* jansson: "real number overflow" */
+		*dv = r;
+		return 1;
 	}
 }
 
@@ -178,118 +187,260 @@ static int jf_literal(const unsigned char **pp, const unsigned char *e,
 	return 1;
 }
 
-/* One scalar value at *pp, or NULL (also for '{' and '[', which the caller
- * handles). */
-static json_t *jf_scalar(const unsigned char **pp, const unsigned char *e)
-{
-	const unsigned char *p = *pp, *q;
-	json_t *v;
+/* What hole__json_scan is looking for, per open container. */
+enum { JF_TAG_NONE, JF_TAG_ROOT, JF_TAG_MESSAGES };
 
-	switch (*p) {
+struct jf_frame {
+	json_t *node;		/* building: the container; scanning: NULL */
+	size_t count;		/* members or elements so far */
+	size_t key0;		/* scanning: its first key in jf.keys */
+	unsigned char obj;	/* object (1) or array (0) */
+	unsigned char tag;	/* JF_TAG_* */
+	unsigned char in_array; /* inside an array somewhere above */
+};
+
+struct jf_key {
+	const unsigned char *s;
+	size_t n;
+};
+
+struct jf {
+	const unsigned char *p, *e;
+	size_t max_depth, max_array_len;
+	struct hole__json_scan *sc; /* scanning, else building */
+	struct jf_frame st[JF_MAX_DEPTH];
+	struct jf_key keys[JF_MAX_KEYS]; /* scanning: keys of open objects */
+	size_t nkeys;
+};
+
+/* A scalar at j->p: when building, its json_t (NULL if not JSON); when
+ * scanning, a non-NULL marker (json_null(), a static singleton). */
+static json_t *jf_scalar(struct jf *j)
+{
+	const unsigned char *q;
+	json_int_t iv = 0;
+	double dv = 0;
+	int real;
+
+	switch (*j->p) {
 	case '"':
-		q = jf_string_end(p + 1, e);
+		q = jf_string_end(j->p + 1, j->e);
 		if (!q)
 			return NULL;
-		v = json_stringn_nocheck((const char *)p + 1,
-					 (size_t)(q - p - 1));
-		*pp = q + 1;
-		return v;
+		{
+			const unsigned char *s = j->p + 1;
+
+			j->p = q + 1;
+			return j->sc ? json_null()
+				     : json_stringn_nocheck((const char *)s,
+							    (size_t)(q - s));
+		}
 	case 't':
-		return jf_literal(pp, e, "true", 4) ? json_true() : NULL;
+		return jf_literal(&j->p, j->e, "true", 4) ? json_true() : NULL;
 	case 'f':
-		return jf_literal(pp, e, "false", 5) ? json_false() : NULL;
+		return jf_literal(&j->p, j->e, "false", 5) ? json_false()
+							   : NULL;
 	case 'n':
-		return jf_literal(pp, e, "null", 4) ? json_null() : NULL;
+		return jf_literal(&j->p, j->e, "null", 4) ? json_null() : NULL;
 	default:
-		return jf_number(pp, e);
+		if (!jf_number(&j->p, j->e, &real, &iv, &dv))
+			return NULL;
+		if (j->sc)
+			return json_null();
+		return real ? json_real(dv) : json_integer(iv);
 	}
 }
 
-json_t *hole__json_fast(const char *buf, size_t len)
+/* Scanning: the key [k, k+n) of the innermost object f. 0 if it repeats
+ * a key of that object (jansson would keep the last value in the first
+ * one's place: the scan cannot follow that, so it gives up) or there are
+ * too many; otherwise records it and notes what hole__json_scan looks
+ * for. v is the value's first byte. */
+static int jf_scan_key(struct jf *j, struct jf_frame *f, const unsigned char *k,
+		       size_t n, const unsigned char *v)
 {
-	const unsigned char *p = (const unsigned char *)buf, *e = p + len;
-	json_t *stack[JF_MAX_DEPTH];
-	int depth = 0;
-	json_t *root, *v;
+	struct hole__json_scan *sc = j->sc;
+	size_t i;
 
-	if (!buf)
+	for (i = f->key0; i < j->nkeys; i++)
+		if (j->keys[i].n == n && memcmp(j->keys[i].s, k, n) == 0)
+			return 0;
+	if (j->nkeys == JF_MAX_KEYS)
+		return 0;
+	j->keys[j->nkeys++] = (struct jf_key){k, n};
+	if (f->in_array)
+		return 1;
+	if (!sc->ts && n == 15 && memcmp(k, "SourceTimestamp", 15) == 0) {
+		const unsigned char *q;
+
+		/* only a string: anything else is parse's error to word */
+		if (*v != '"' || !(q = jf_string_end(v + 1, j->e)))
+			return 0;
+		sc->ts = (const char *)v + 1;
+		sc->ts_len = (size_t)(q - v - 1);
+	}
+	return 1;
+}
+
+static json_t *jf_run(struct jf *j)
+{
+	const unsigned char *e = j->e;
+	json_t *root = NULL, *v;
+	int depth = 0;
+
+	j->p = jf_ws(j->p, e);
+	if (j->max_depth == 0 || j->p >= e || *j->p != '{')
 		return NULL;
-	p = jf_ws(p, e);
-	if (p >= e || *p != '{')
+	if (!j->sc && !(root = json_object()))
 		return NULL;
-	root = json_object();
-	if (!root)
-		return NULL;
-	stack[depth++] = root;
-	p++;
+	j->st[0] = (struct jf_frame){root, 0, 0, 1, JF_TAG_ROOT, 0};
+	depth = 1;
+	j->p++;
 	/* Each turn reads one member (object) or element (array) of the
 	 * innermost open container, or closes it. */
 	for (;;) {
-		json_t *top = stack[depth - 1];
-		const int obj = json_is_object(top);
+		struct jf_frame *f = &j->st[depth - 1];
 		const unsigned char *key = NULL, *kend = NULL;
+		unsigned char tag = JF_TAG_NONE;
 
-		p = jf_ws(p, e);
-		if (p >= e)
+		j->p = jf_ws(j->p, e);
+		if (j->p >= e)
 			goto fail;
-		if (*p == (obj ? '}' : ']')) {
+		if (*j->p == (f->obj ? '}' : ']')) {
 			/* "{}" or "[1]" closes; "[1,]" never gets here */
-			p++;
+			j->p++;
+			if (j->sc && f->obj)
+				j->nkeys = f->key0;
 			if (--depth == 0)
 				break;
 			goto next;
 		}
-		if (obj) {
-			if (*p != '"')
+		if (!f->obj && f->count >= j->max_array_len)
+			goto fail;
+		if (f->obj) {
+			if (*j->p != '"')
 				goto fail;
-			key = p + 1;
+			key = j->p + 1;
 			kend = jf_string_end(key, e);
 			if (!kend)
 				goto fail;
-			p = jf_ws(kend + 1, e);
-			if (p >= e || *p != ':')
+			j->p = jf_ws(kend + 1, e);
+			if (j->p >= e || *j->p != ':')
 				goto fail;
-			p = jf_ws(p + 1, e);
-			if (p >= e)
+			j->p = jf_ws(j->p + 1, e);
+			if (j->p >= e)
 				goto fail;
+			if (j->sc) {
+				size_t n = (size_t)(kend - key);
+
+				if (!jf_scan_key(j, f, key, n, j->p))
+					goto fail;
+				if (*j->p == '{' && f->tag == JF_TAG_ROOT &&
+				    n == 8 && memcmp(key, "Messages", 8) == 0)
+					tag = JF_TAG_MESSAGES;
+				if (*j->p == '{' && f->tag == JF_TAG_MESSAGES &&
+				    n == 7 && memcmp(key, "Payload", 7) == 0)
+					j->sc->has_payload = 1;
+			}
 		}
-		if (*p == '{' || *p == '[') {
-			if (depth == JF_MAX_DEPTH)
+		if (*j->p == '{' || *j->p == '[') {
+			/* the new container's level is depth (root: 0) */
+			if (depth == JF_MAX_DEPTH ||
+			    (size_t)depth >= j->max_depth)
 				goto fail;
-			v = *p == '{' ? json_object() : json_array();
-			p++;
+			if (j->sc)
+				v = json_null(); /* a marker, see jf_scalar */
+			else
+				v = *j->p == '{' ? json_object() : json_array();
+			j->st[depth] = (struct jf_frame){
+			    j->sc ? NULL : v,
+			    0,
+			    j->nkeys,
+			    *j->p == '{',
+			    tag,
+			    (unsigned char)(f->in_array || !f->obj)};
+			j->p++;
 		} else {
-			v = jf_scalar(&p, e);
+			v = jf_scalar(j);
 		}
 		if (!v)
 			goto fail;
-		if (obj ? json_object_setn_new_nocheck(top, (const char *)key,
-						       (size_t)(kend - key), v)
-			: json_array_append_new(top, v))
+		f->count++;
+		if (!j->sc && (f->obj ? json_object_setn_new_nocheck(
+					    f->node, (const char *)key,
+					    (size_t)(kend - key), v)
+				      : json_array_append_new(f->node, v)))
 			goto fail; /* v was released by jansson */
-		if (json_is_object(v) || json_is_array(v)) {
-			stack[depth++] = v; /* borrowed: top owns it */
+		if (j->p[-1] == '{' || j->p[-1] == '[') {
+			depth++; /* the child frame written above */
 			continue;
 		}
 	next:
 		/* after a value: ',' then another one, or the closer */
-		p = jf_ws(p, e);
-		if (p >= e)
+		j->p = jf_ws(j->p, e);
+		if (j->p >= e)
 			goto fail;
-		if (*p == ',') {
-			p = jf_ws(p + 1, e);
+		if (*j->p == ',') {
+			j->p = jf_ws(j->p + 1, e);
 			/* a closer right after ',' is not JSON */
-			if (p >= e || *p == '}' || *p == ']')
+			if (j->p >= e || *j->p == '}' || *j->p == ']')
 				goto fail;
 			continue;
 		}
-		if (*p != (json_is_object(stack[depth - 1]) ? '}' : ']'))
+		if (*j->p != (j->st[depth - 1].obj ? '}' : ']'))
 			goto fail;
 	}
-	if (jf_ws(p, e) != e)
+	if (jf_ws(j->p, e) != e)
 		goto fail; /* trailing bytes */
-	return root;
+	return j->sc ? json_null() : root;
 fail:
 	json_decref(root);
 	return NULL;
+}
+
+json_t *hole__json_fast(const char *buf, size_t len, size_t max_depth,
+			size_t max_array_len)
+{
+	struct jf *j;
+	json_t *r;
+
+	if (!buf)
+		return NULL;
+	j = malloc(sizeof(*j));
+	if (!j)
+		return NULL;
+	j->p = (const unsigned char *)buf;
+	j->e = j->p + len;
+	j->max_depth = max_depth;
+	j->max_array_len = max_array_len;
+	j->sc = NULL;
+	j->nkeys = 0;
+	r = jf_run(j);
+	free(j);
+	return r;
+}
+
+int hole__json_scan(const char *buf, size_t len, size_t max_depth,
+		    size_t max_array_len, struct hole__json_scan *out)
+{
+	struct jf *j;
+	int ok;
+
+	memset(out, 0, sizeof(*out));
+	if (!buf)
+		return 0;
+	j = malloc(sizeof(*j));
+	if (!j)
+		return 0;
+	j->p = (const unsigned char *)buf;
+	j->e = j->p + len;
+	j->max_depth = max_depth;
+	j->max_array_len = max_array_len;
+	j->sc = out;
+	j->nkeys = 0;
+	ok = jf_run(j) != NULL;
+	free(j);
+	if (!ok)
+		memset(out, 0, sizeof(*out));
+	return ok;
 }

@@ -358,9 +358,12 @@ int hole__json_load(const char *buf, size_t len,
 	if (len == 0)
 		return abyss_diag_set(diag, ABYSS_EJSON, 1, 1,
 				      "empty message: expected a JSON object");
-	r = hole__json_fast(buf, len);
-	if (!r)
-		r = json_loadb(buf, len, 0, &err);
+	r = hole__json_fast(buf, len, lim->max_depth, lim->max_array_len);
+	if (r) {
+		*root = r; /* within the limits already */
+		return 0;
+	}
+	r = json_loadb(buf, len, 0, &err);
 	if (!r) {
 		/* jansson counts lines and columns from 1, like diag */
 		return abyss_diag_set(
@@ -544,6 +547,35 @@ void abyss_msg_free(struct abyss_msg *m)
 	json_decref(m->root);
 	free(m->topic);
 	free(m);
+}
+
+int abyss_msg_peek(const char *topic, const char *payload, size_t len,
+		   const struct abyss_msg_limits *lim,
+		   struct abyss_msg_head *out)
+{
+	struct abyss_msg_limits def = abyss_msg_limits_default();
+	struct hole__json_scan sc;
+	char ts[64];
+
+	if (!topic || (!payload && len) || !out)
+		return ABYSS_EINVAL;
+	if (!lim)
+		lim = &def;
+	/* the same checks, in the same order, as parse and json_load */
+	if (len == 0 || len > lim->max_payload_bytes ||
+	    !hole__json_scan(payload, len, lim->max_depth, lim->max_array_len,
+			     &sc) ||
+	    !sc.has_payload || !sc.ts || sc.ts_len >= sizeof(ts))
+		return ABYSS_EAGAIN;
+	memcpy(ts, sc.ts, sc.ts_len);
+	ts[sc.ts_len] = '\0';
+	if (abyss_parse_timestamp(ts, &out->timestamp_s) != 0)
+		return ABYSS_EAGAIN;
+	out->kind = abyss_msg_classify(topic, lim->topics);
+	if (abyss_msg_tool_key(topic, out->tool_key, sizeof(out->tool_key)) !=
+	    0)
+		out->tool_key[0] = '\0';
+	return 0;
 }
 
 int abyss_msg_parse(const char *topic, const char *payload, size_t len,

@@ -135,19 +135,19 @@ static void free_abyss_msg(void *p)
 	abyss_msg_free(p);
 }
 
-int abyss_corr_msg_from_msg(struct abyss_msg *msg, size_t size_bytes,
-			    struct abyss_corr_msg *out)
+int abyss_corr_msg_from_head(const struct abyss_msg_head *h, size_t size_bytes,
+			     struct abyss_corr_msg *out)
 {
 	size_t klen;
 
-	if (!msg || !out || !isfinite(msg->timestamp_s) ||
-	    fabs(msg->timestamp_s) > 9.2e15)
+	if (!h || !out || !isfinite(h->timestamp_s) ||
+	    fabs(h->timestamp_s) > 9.2e15)
 		return ABYSS_EINVAL;
-	klen = strnlen(msg->tool_key, sizeof(msg->tool_key));
+	klen = strnlen(h->tool_key, sizeof(h->tool_key));
 	if (klen == 0 || klen >= sizeof(out->tool_key))
 		return ABYSS_EINVAL;
 	memset(out, 0, sizeof(*out));
-	switch (msg->kind) {
+	switch (h->kind) {
 	case ABYSS_MSG_RESULT:
 		out->kind = ABYSS_CORR_RESULT;
 		break;
@@ -160,10 +160,26 @@ int abyss_corr_msg_from_msg(struct abyss_msg *msg, size_t size_bytes,
 	default:
 		return ABYSS_EINVAL;
 	}
-	memcpy(out->tool_key, msg->tool_key, klen + 1);
-	/* payload times carry milliseconds at most in practice */
-	out->ts_ms = (int64_t)llround(msg->timestamp_s * 1000.0);
+	memcpy(out->tool_key, h->tool_key, klen + 1);
+	out->ts_ms = (int64_t)llround(h->timestamp_s * 1000.0);
 	out->size = size_bytes;
+	return 0;
+}
+
+int abyss_corr_msg_from_msg(struct abyss_msg *msg, size_t size_bytes,
+			    struct abyss_corr_msg *out)
+{
+	struct abyss_msg_head h;
+	int rc;
+
+	if (!msg || !out)
+		return ABYSS_EINVAL;
+	h.kind = msg->kind;
+	memcpy(h.tool_key, msg->tool_key, sizeof(h.tool_key));
+	h.timestamp_s = msg->timestamp_s;
+	rc = abyss_corr_msg_from_head(&h, size_bytes, out);
+	if (rc)
+		return rc;
 	out->doc = msg->root;
 	out->payload = msg;
 	out->free_fn = free_abyss_msg;
@@ -680,6 +696,17 @@ void abyss_corr_tick(struct abyss_corr *c, int64_t now_ms)
 
 /* ---- push --------------------------------------------------------------- */
 
+/* Two messages are the same: deep-equal documents when both were parsed,
+ * otherwise (a service that parses later) byte-identical payloads. */
+static int same_msg(const struct abyss_corr_msg *a,
+		    const struct abyss_corr_msg *b)
+{
+	if (a->doc && b->doc)
+		return abyss_json_deep_equal(a->doc, b->doc);
+	return a->raw && b->raw && a->raw_len == b->raw_len &&
+	       memcmp(a->raw, b->raw, a->raw_len) == 0;
+}
+
 /* A stored message (unmatched or in a waiting pair) the new one duplicates,
  * or NULL. */
 static struct corr_node *find_duplicate(const struct abyss_corr *c,
@@ -689,12 +716,12 @@ static struct corr_node *find_duplicate(const struct abyss_corr *c,
 	struct corr_node *n;
 	struct corr_pair *p;
 
-	if (!m->doc)
+	if (!m->doc && !m->raw)
 		return NULL;
 	for (n = k->head[m->kind]; n; n = n->knext)
 		if (absdiff(n->m.ts_ms, m->ts_ms) <
 			c->cfg.duplicate_window_ms &&
-		    abyss_json_deep_equal(n->m.doc, m->doc))
+		    same_msg(&n->m, m))
 			return n;
 	if (m->kind == ABYSS_CORR_HEADS)
 		return NULL;
@@ -702,7 +729,7 @@ static struct corr_node *find_duplicate(const struct abyss_corr *c,
 		n = m->kind == ABYSS_CORR_RESULT ? p->r : p->t;
 		if (absdiff(n->m.ts_ms, m->ts_ms) <
 			c->cfg.duplicate_window_ms &&
-		    abyss_json_deep_equal(n->m.doc, m->doc))
+		    same_msg(&n->m, m))
 			return n;
 	}
 	return NULL;

@@ -60,6 +60,7 @@
 struct lsn_job {
 	struct abyss_corr_group g;	    /* owns the messages */
 	struct abyss_data_ids ids;	    /* payload keys at match time */
+	struct abyss_msg_limits lim;	    /* for the worker's parse */
 	enum abyss_method method;	    /* estimator at match time */
 	const struct abyss_ml_model *model; /* ml: shared, thread-safe */
 	char hole_id[LSN_HOLE_ID_MAX];	    /* "toolbox/tool#ResultId" */
@@ -112,8 +113,11 @@ struct lsn {
 	int early_acks[LSN_EARLY_ACK_MAX]; /* QoS 0: on_publish before mark */
 	size_t n_early;
 	int in_publish;
-	int acked;     /* a PUBACK freed room in the window: flush the spool */
-	size_t walked; /* rows handed over by the current walk */
+	int acked;	/* a PUBACK freed room in the window: flush the spool */
+	int need_flush; /* new rows in the spool: publish after the commit */
+	int in_batch;	/* inside lsn_batch_begin .. lsn_batch_commit */
+	int inbox_txn;	/* the inbox has a transaction open */
+	size_t walked;	/* rows handed over by the current walk */
 
 	int stopping;
 	int ever_ready;
@@ -163,8 +167,15 @@ static void lsn_errstr(char *buf, size_t n, int rc, const char *msg)
 /* What the correlator holds for one message: the decoded message and its
  * inbox row, deleted when the message is released unless it must survive
  * for the next start. */
+/* A received message. Either m (parsed on the loop thread: the rare
+ * documents abyss_msg_peek cannot vouch for) or raw + topic (peeked; the
+ * worker parses them). */
 struct lsn_in {
 	struct abyss_msg *m;
+	char *raw; /* payload copy, raw_len bytes */
+	size_t raw_len;
+	char *topic;
+	enum abyss_msg_kind kind;
 	struct lsn *s;
 	int64_t inbox_id;
 	int keep;
@@ -179,6 +190,8 @@ static void lsn_in_free(void *p)
 	if (!w->keep && !w->s->keep_inbox)
 		lsn_inbox_del(w->s->inbox, w->inbox_id);
 	abyss_msg_free(w->m);
+	free(w->raw);
+	free(w->topic);
 	free(w);
 }
 
@@ -187,6 +200,45 @@ static const struct abyss_msg *lsn_in_get(const struct abyss_corr_msg *cm)
 	return cm->free_fn == lsn_in_free && cm->payload
 		   ? ((const struct lsn_in *)cm->payload)->m
 		   : NULL;
+}
+
+/* The worker frees a job's JSON trees as soon as the hole is built: that
+ * is most of the free() work per hole, and the network thread is the one
+ * to spare. The wrapper (and the inbox row) stay for the loop thread. */
+static void lsn_in_drop_tree(const struct abyss_corr_msg *cm)
+{
+	struct lsn_in *w;
+
+	if (cm->free_fn != lsn_in_free || !cm->payload)
+		return;
+	w = cm->payload;
+	abyss_msg_free(w->m);
+	w->m = NULL;
+	free(w->raw);
+	w->raw = NULL;
+}
+
+/* Worker: a peeked message's tree. abyss_msg_peek vouched that this
+ * succeeds; anything else (out of memory) is the hole's error. The kind
+ * stays the one classified at ingest (the topics may be reloaded since). */
+static int lsn_in_parse(const struct abyss_corr_msg *cm,
+			const struct abyss_msg_limits *lim,
+			struct abyss_diag *d)
+{
+	struct lsn_in *w;
+	struct abyss_msg_limits l = *lim;
+	int rc;
+
+	if (cm->free_fn != lsn_in_free || !cm->payload)
+		return ABYSS_EINVAL;
+	w = cm->payload;
+	if (w->m || !w->raw)
+		return 0;
+	l.topics = NULL;
+	rc = abyss_msg_parse(w->topic, w->raw, w->raw_len, &l, &w->m, d);
+	if (rc == 0)
+		w->m->kind = w->kind;
+	return rc;
 }
 
 static void lsn_in_keep(struct abyss_corr_msg *cm)
@@ -225,8 +277,7 @@ static int lsn_run(void *user, const void *job_, unsigned attempt,
 		   void **result)
 {
 	const struct lsn_job *job = job_;
-	const struct abyss_msg *heads =
-	    job->g.has_heads ? lsn_in_get(&job->g.heads) : NULL;
+	const struct abyss_msg *heads;
 	struct abyss_estimate_opts eo = {job->method, NULL, job->model};
 	struct abyss_payload_ids pids;
 	struct abyss_estimate est;
@@ -246,9 +297,21 @@ static int lsn_run(void *user, const void *job_, unsigned attempt,
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	abyss_hole_init(&h);
 	abyss_diag_init(&d);
-	rc = abyss_hole_from_msgs(lsn_in_get(&job->g.result),
-				  lsn_in_get(&job->g.trace), heads, &job->ids,
-				  &h, &d);
+	rc = lsn_in_parse(&job->g.result, &job->lim, &d);
+	if (!rc)
+		rc = lsn_in_parse(&job->g.trace, &job->lim, &d);
+	if (!rc && job->g.has_heads)
+		rc = lsn_in_parse(&job->g.heads, &job->lim, &d);
+	heads = job->g.has_heads ? lsn_in_get(&job->g.heads) : NULL;
+	if (!rc)
+		rc = abyss_hole_from_msgs(lsn_in_get(&job->g.result),
+					  lsn_in_get(&job->g.trace), heads,
+					  &job->ids, &h, &d);
+	/* no retries (po.max_retries = 0): the trees are not needed again */
+	lsn_in_drop_tree(&job->g.result);
+	lsn_in_drop_tree(&job->g.trace);
+	if (job->g.has_heads)
+		lsn_in_drop_tree(&job->g.heads);
 	if (rc) {
 		/* §3.12: a conversion failure publishes nothing. */
 		r->outcome = -1;
@@ -357,7 +420,11 @@ static int lsn_walk_cb(void *ud, const struct abyss_spool_entry *e)
 static void lsn_flush_spool(struct lsn *s)
 {
 	int rc = 0, rounds = 0;
+	/* the in-flight marks of one flush are one transaction */
+	int own = !s->in_batch && abyss_spool_begin(s->spool) == 0;
+	struct abyss_diag d;
 
+	s->need_flush = 0;
 	do {
 		s->walked = 0;
 		rc = abyss_spool_foreach_pending(s->spool, 0, LSN_WALK_MAX,
@@ -367,6 +434,99 @@ static void lsn_flush_spool(struct lsn *s)
 		abyss_log_kv_rl(s->log, ABYSS_LOGL_ERROR, "spool-walk",
 				LSN_RL_MS, "spool read failed", "error",
 				abyss_errname(rc), LSN_END);
+	abyss_diag_init(&d);
+	if (own && abyss_spool_commit(s->spool, &d) != 0)
+		abyss_log_kv_rl(s->log, ABYSS_LOGL_ERROR, "spool-commit",
+				LSN_RL_MS, "spool commit failed", "error",
+				d.msg, LSN_END);
+}
+
+/* A loop turn's writes - inbox adds and deletes, spool rows and acks - are
+ * one transaction per database: a few commits per turn instead of about
+ * twelve per hole. Nothing is published before the commit (lsn_done only
+ * sets need_flush), so a crash never leaves a published result without
+ * its dedupe row. The spool commits first: if the inbox commit then
+ * fails, the messages are merely re-read at the next start, and the
+ * dedupe table keeps their results from going out twice.
+ * Received messages are committed to the inbox as soon as the turn's
+ * reading is done (lsn_batch_received), before any estimation work:
+ * libmosquitto acknowledges a QoS 1 message before handing it over, so the
+ * time to that commit is the window in which a SIGKILL loses a message. */
+static void lsn_batch_begin(struct lsn *s)
+{
+	if (abyss_spool_begin(s->spool) != 0) {
+		abyss_log_kv_rl(s->log, ABYSS_LOGL_ERROR, "spool-begin",
+				LSN_RL_MS, "spool: cannot begin a transaction",
+				LSN_END);
+		return;
+	}
+	if (lsn_inbox_begin(s->inbox) != 0) {
+		struct abyss_diag d;
+
+		abyss_diag_init(&d);
+		abyss_spool_commit(s->spool, &d);
+		abyss_log_kv_rl(s->log, ABYSS_LOGL_ERROR, "inbox-begin",
+				LSN_RL_MS, "inbox: cannot begin a transaction",
+				LSN_END);
+		return;
+	}
+	s->in_batch = 1;
+	s->inbox_txn = 1;
+}
+
+static void lsn_inbox_txn_commit(struct lsn *s)
+{
+	if (!s->inbox_txn)
+		return;
+	s->inbox_txn = 0;
+	if (lsn_inbox_commit(s->inbox) != 0)
+		abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
+			     "inbox commit failed: this turn's messages would "
+			     "not survive a crash",
+			     LSN_END);
+}
+
+static void lsn_batch_received(struct lsn *s)
+{
+	struct abyss_diag d;
+
+	if (!s->in_batch)
+		return;
+	/* the acks read in this turn: a result the broker has is not
+	 * published again after a crash (at-least-once, but rarely twice) */
+	abyss_diag_init(&d);
+	if (abyss_spool_commit(s->spool, &d) != 0 ||
+	    abyss_spool_begin(s->spool) != 0) {
+		/* go on without a batch: every write commits alone */
+		lsn_inbox_txn_commit(s);
+		s->in_batch = 0;
+		return;
+	}
+	lsn_inbox_txn_commit(s);
+	s->inbox_txn = lsn_inbox_begin(s->inbox) == 0;
+}
+
+static void lsn_batch_commit(struct lsn *s)
+{
+	struct abyss_diag d;
+
+	if (!s->in_batch)
+		return;
+	s->in_batch = 0;
+	abyss_diag_init(&d);
+	if (abyss_spool_commit(s->spool, &d) != 0) {
+		/* the inbox keeps this turn's deletes undone: the holes are
+		 * estimated again at the next start */
+		if (s->inbox_txn)
+			lsn_inbox_rollback(s->inbox);
+		s->inbox_txn = 0;
+		abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
+			     "spool commit failed: this turn's results are "
+			     "kept in the inbox for the next start",
+			     "error", d.msg, LSN_END);
+		return;
+	}
+	lsn_inbox_txn_commit(s);
 }
 
 static void lsn_update_spool_gauge(struct lsn *s)
@@ -494,7 +654,9 @@ static void lsn_done(void *user, void *job_, int status, void *result)
 		 ? ABYSS_MX_PUB_INSUFFICIENT
 		 : ABYSS_MX_PUB_ERROR;
 	abyss_metric_inc(s->sm.published[mx]);
-	lsn_flush_spool(s);
+	s->need_flush = 1;
+	if (!s->in_batch) /* shutdown: no turn to wait for */
+		lsn_flush_spool(s);
 	abyss_metric_observe(s->sm.publish_seconds, lsn_secs_since(&t0));
 	abyss_metric_observe(s->sm.end_to_end_seconds,
 			     (double)(lsn_mono_ms() - job->matched_ms) / 1e3);
@@ -653,6 +815,7 @@ static void lsn_on_match(void *ud, struct abyss_corr_group *g)
 		return;
 	}
 	j->g = *g;
+	j->lim = s->msg_lim;
 	abyss_config_data_ids(s->cfg, &j->ids);
 	j->method = (enum abyss_method)s->cfg->abyss.estimator.method;
 	j->model = s->model;
@@ -686,12 +849,24 @@ static void lsn_on_match(void *ud, struct abyss_corr_group *g)
 				}
 			}
 		}
-		if (rid)
+		if (rid) {
 			snprintf(j->hole_id, sizeof(j->hole_id), "%s#%s",
 				 j->tool_key, rid);
-		else if (!j->hole_id[0])
+		} else if (!res) {
+			/* parsed by the worker: the Result's time names it
+			 * until then (lsn_done uses the ResultId) */
+			char t[40];
+
+			if (abyss_format_timestamp((double)g->result.ts_ms /
+						       1000.0,
+						   t, sizeof(t)) != 0)
+				t[0] = '\0';
+			snprintf(j->hole_id, sizeof(j->hole_id), "%s@%s",
+				 j->tool_key, t);
+		} else if (!j->hole_id[0]) {
 			snprintf(j->hole_id, sizeof(j->hole_id), "%s#?",
 				 j->tool_key);
+		}
 	}
 	abyss_log_kv(s->log, ABYSS_LOGL_DEBUG, "hole matched", "hole",
 		     j->hole_id, "heads", g->has_heads ? "yes" : "no", LSN_END);
@@ -763,6 +938,7 @@ static void lsn_ingest(struct lsn *s, const char *topic, const void *payload,
 	enum abyss_msg_kind kind = abyss_msg_classify(topic, &s->topics);
 	char key[ABYSS_ID_MAX];
 	struct abyss_corr_msg cm;
+	struct abyss_msg_head hd;
 	struct abyss_msg *m = NULL;
 	struct lsn_in *w;
 	struct abyss_diag d;
@@ -795,6 +971,33 @@ static void lsn_ingest(struct lsn *s, const char *topic, const void *payload,
 			    "over abyss.limits.max_message_bytes");
 		goto forget;
 	}
+	/* Usually the loop thread only checks the message and reads its
+	 * head; the worker builds the tree (lsn_in_parse). */
+	if (abyss_msg_peek(topic, payload, len, &s->msg_lim, &hd) == 0) {
+		w = calloc(1, sizeof(*w));
+		if (w) {
+			w->raw = malloc(len ? len : 1);
+			w->topic = strdup(topic);
+		}
+		if (!w || !w->raw || !w->topic ||
+		    abyss_corr_msg_from_head(&hd, len, &cm) != 0) {
+			if (w) {
+				free(w->raw);
+				free(w->topic);
+			}
+			free(w);
+			lsn_invalid(s, ABYSS_MX_INVALID_TIMESTAMP, topic,
+				    "unusable time or tool key (or out of "
+				    "memory)");
+			goto forget;
+		}
+		memcpy(w->raw, payload, len);
+		w->raw_len = len;
+		w->kind = hd.kind;
+		cm.raw = w->raw;
+		cm.raw_len = len;
+		goto store;
+	}
 	abyss_diag_init(&d);
 	rc = abyss_msg_parse(topic, payload, len, &s->msg_lim, &m, &d);
 	if (rc) {
@@ -815,6 +1018,9 @@ static void lsn_ingest(struct lsn *s, const char *topic, const void *payload,
 			    "unusable time or tool key (or out of memory)");
 		goto forget;
 	}
+	w->m = m;
+	w->kind = m->kind;
+store:
 	if (!inbox_id &&
 	    lsn_inbox_add(s->inbox, topic, payload, len, &inbox_id) != 0) {
 		inbox_id = 0;
@@ -823,7 +1029,6 @@ static void lsn_ingest(struct lsn *s, const char *topic, const void *payload,
 				"survive a crash",
 				"topic", topic, LSN_END);
 	}
-	w->m = m;
 	w->s = s;
 	w->inbox_id = inbox_id;
 	cm.payload = w;
@@ -860,7 +1065,7 @@ static void lsn_on_connect(void *ud, bool session_present)
 	abyss_log_kv(s->log, ABYSS_LOGL_INFO, "connected to broker",
 		     "session_present", session_present ? "true" : "false",
 		     LSN_END);
-	lsn_flush_spool(s);
+	s->need_flush = 1; /* after this turn's commit */
 }
 
 static void lsn_on_disconnect(void *ud, int rc, const char *why,
@@ -1397,6 +1602,7 @@ static int lsn_loop(struct lsn *s, int64_t shutdown_ms)
 			}
 		}
 		now = lsn_mono_ms();
+		lsn_batch_begin(s);
 		if (mq_service(s->mq, p[1].fd >= 0 ? p[1].revents : 0, now) ==
 		    ABYSS_EMQTT)
 			abyss_log_kv_rl(s->log, ABYSS_LOGL_CRITICAL,
@@ -1404,10 +1610,7 @@ static int lsn_loop(struct lsn *s, int64_t shutdown_ms)
 					"broker refused us for good; fix the "
 					"configuration and restart",
 					"why", mq_last_error(s->mq), LSN_END);
-		if (s->acked) {
-			s->acked = 0;
-			lsn_flush_spool(s);
-		}
+		lsn_batch_received(s);
 		if (p[2].revents & POLLIN)
 			abyss_pool_dispatch(s->pool);
 		if (s->backlog_head)
@@ -1416,6 +1619,17 @@ static int lsn_loop(struct lsn *s, int64_t shutdown_ms)
 		if (now >= next_tick) {
 			abyss_corr_tick(s->corr, now);
 			next_tick = now + LSN_TICK_MS;
+		}
+		lsn_batch_commit(s);
+		if (s->acked || s->need_flush) {
+			size_t n;
+
+			s->acked = 0;
+			lsn_flush_spool(s);
+			/* the gauge follows every ack, not only the 1 s tick */
+			n = abyss_spool_entries(s->spool);
+			atomic_store(&s->spool_entries, (long long)n);
+			abyss_metric_set(s->sm.spool_depth, (double)n / 2.0);
 		}
 		if (now >= next_slow) {
 			struct abyss_pool_stats ps;

@@ -138,6 +138,24 @@ int lsn_inbox_foreach(struct lsn_inbox *ib,
 	return rc;
 }
 
+int lsn_inbox_begin(struct lsn_inbox *ib)
+{
+	return ib_exec(ib, "BEGIN IMMEDIATE");
+}
+
+int lsn_inbox_commit(struct lsn_inbox *ib)
+{
+	if (ib_exec(ib, "COMMIT") == 0)
+		return 0;
+	ib_exec(ib, "ROLLBACK");
+	return ABYSS_EDB;
+}
+
+void lsn_inbox_rollback(struct lsn_inbox *ib)
+{
+	ib_exec(ib, "ROLLBACK");
+}
+
 int64_t lsn_inbox_count(struct lsn_inbox *ib)
 {
 	int64_t n = ABYSS_EDB;

@@ -35,6 +35,12 @@ int lsn_inbox_foreach(struct lsn_inbox *ib,
 		      void *ud);
 
 /* Number of stored messages, or ABYSS_EDB. */
+/* One transaction around a loop turn's adds and deletes (see listen.c's
+ * lsn_batch_*). commit rolls back on failure and returns ABYSS_EDB. */
+int lsn_inbox_begin(struct lsn_inbox *ib);
+int lsn_inbox_commit(struct lsn_inbox *ib);
+void lsn_inbox_rollback(struct lsn_inbox *ib);
+
 int64_t lsn_inbox_count(struct lsn_inbox *ib);
 
 #endif

@@ -54,6 +54,7 @@ struct abyss_spool {
 	size_t entries;
 	size_t bytes;
 	size_t dedupe_entries;
+	int batch; /* inside abyss_spool_begin .. commit */
 };
 
 void abyss_spool_limits_default(struct abyss_spool_limits *lim)
@@ -134,11 +135,33 @@ static int create_schema(struct abyss_spool *sp, struct abyss_diag *diag)
 	return 0;
 }
 
+/* The in-memory counters from the tables (at open, and after a batch
+ * failed to commit). */
+static int recount(struct abyss_spool *sp, struct abyss_diag *diag)
+{
+	int64_t v = 0;
+
+	if (query_int(sp, "SELECT count(*) FROM outbox", &v) != 0) {
+		return db_fail(sp, diag, "cannot count the outbox");
+	}
+	sp->entries = (size_t)v;
+	if (query_int(sp,
+		      "SELECT coalesce(sum(length(payload)), 0) FROM outbox",
+		      &v) != 0) {
+		return db_fail(sp, diag, "cannot size the outbox");
+	}
+	sp->bytes = (size_t)v;
+	if (query_int(sp, "SELECT count(*) FROM dedupe", &v) != 0) {
+		return db_fail(sp, diag, "cannot count the dedupe table");
+	}
+	sp->dedupe_entries = (size_t)v;
+	return 0;
+}
+
 int abyss_spool_open(const char *path, const struct abyss_spool_limits *lim,
 		     struct abyss_spool **out, struct abyss_diag *diag)
 {
 	struct abyss_spool *sp;
-	int64_t v = 0;
 	int rc, i;
 
 	if (!path || !*path || !out)
@@ -182,23 +205,9 @@ int abyss_spool_open(const char *path, const struct abyss_spool_limits *lim,
 			goto fail;
 		}
 	}
-	if (query_int(sp, "SELECT count(*) FROM outbox", &v) != 0) {
-		rc = db_fail(sp, diag, "cannot count the outbox");
+	rc = recount(sp, diag);
+	if (rc)
 		goto fail;
-	}
-	sp->entries = (size_t)v;
-	if (query_int(sp,
-		      "SELECT coalesce(sum(length(payload)), 0) FROM outbox",
-		      &v) != 0) {
-		rc = db_fail(sp, diag, "cannot size the outbox");
-		goto fail;
-	}
-	sp->bytes = (size_t)v;
-	if (query_int(sp, "SELECT count(*) FROM dedupe", &v) != 0) {
-		rc = db_fail(sp, diag, "cannot count the dedupe table");
-		goto fail;
-	}
-	sp->dedupe_entries = (size_t)v;
 	*out = sp;
 	return 0;
 fail:
@@ -355,13 +364,14 @@ int abyss_spool_enqueue(struct abyss_spool *sp,
 		    "%zu / %zu (is the broker reachable?)",
 		    sp->entries, sp->bytes, sp->lim.max_entries,
 		    sp->lim.max_bytes);
-	if (exec(sp, "BEGIN IMMEDIATE") != 0)
+	/* a savepoint: its own transaction, or part of a batch */
+	if (exec(sp, "SAVEPOINT enqueue") != 0)
 		return db_fail(sp, diag, "cannot begin");
 	saved_dedupe = sp->dedupe_entries;
 	if (tool_key && result_id) {
 		rc = dedupe_seen(sp, tool_key, result_id, now_ms);
 		if (rc != 0) {
-			exec(sp, "ROLLBACK");
+			exec(sp, "ROLLBACK TO enqueue; RELEASE enqueue");
 			if (rc == 1)
 				return abyss_diag_set(
 				    diag, ABYSS_EDUPLICATE, 0, 0,
@@ -389,15 +399,40 @@ int abyss_spool_enqueue(struct abyss_spool *sp,
 		if (ids)
 			ids[i] = sqlite3_last_insert_rowid(sp->db);
 	}
-	if (exec(sp, "COMMIT") != 0)
+	if (exec(sp, "RELEASE enqueue") != 0)
 		goto db_error;
 	sp->entries += n;
 	sp->bytes += add_bytes;
 	return 0;
 db_error:
 	rc = db_fail(sp, diag, "cannot write");
-	exec(sp, "ROLLBACK");
+	exec(sp, "ROLLBACK TO enqueue; RELEASE enqueue");
 	sp->dedupe_entries = saved_dedupe;
+	return rc;
+}
+
+int abyss_spool_begin(struct abyss_spool *sp)
+{
+	if (!sp || sp->batch)
+		return ABYSS_EINVAL;
+	if (exec(sp, "BEGIN IMMEDIATE") != 0)
+		return ABYSS_EDB;
+	sp->batch = 1;
+	return 0;
+}
+
+int abyss_spool_commit(struct abyss_spool *sp, struct abyss_diag *diag)
+{
+	int rc;
+
+	if (!sp || !sp->batch)
+		return ABYSS_EINVAL;
+	sp->batch = 0;
+	if (exec(sp, "COMMIT") == 0)
+		return 0;
+	rc = db_fail(sp, diag, "cannot commit");
+	exec(sp, "ROLLBACK");
+	recount(sp, NULL);
 	return rc;
 }
 
@@ -487,6 +522,11 @@ int abyss_spool_foreach_pending(
 	if (ret != 0)
 		return ret;
 	return rc == SQLITE_DONE ? 0 : ABYSS_EDB;
+}
+
+size_t abyss_spool_entries(const struct abyss_spool *sp)
+{
+	return sp ? sp->entries : 0;
 }
 
 int abyss_spool_get_stats(struct abyss_spool *sp, struct abyss_spool_stats *st)

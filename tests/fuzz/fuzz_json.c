@@ -4,7 +4,10 @@
  * accept it too and give the same tree - same types (integer vs real), the
  * same bits for every real, the same strings and the same key order. The
  * fast path may refuse anything (jansson then decides), so refusals are not
- * checked. Replayed by `make test` through replay_main.c.
+ * checked. The scan (hole__json_scan) must agree with the tree: whatever it
+ * accepts the fast path parses, with the same first SourceTimestamp
+ * (hole__find_key) and the same verdict on Messages.Payload. Replayed by
+ * `make test` through replay_main.c.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -63,17 +66,79 @@ static int same(json_t *a, json_t *b)
 	}
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* The deepest container level (root 0) and the longest array. */
+static void measure(json_t *v, size_t level, size_t *deep, size_t *wide)
 {
-	json_t *f = hole__json_fast((const char *)data, size);
+	const char *k;
+	json_t *c;
+	size_t i;
+
+	if (!json_is_object(v) && !json_is_array(v))
+		return;
+	if (level > *deep)
+		*deep = level;
+	if (json_is_array(v)) {
+		if (json_array_size(v) > *wide)
+			*wide = json_array_size(v);
+		json_array_foreach(v, i, c) measure(c, level + 1, deep, wide);
+	} else {
+		json_object_foreach(v, k, c) measure(c, level + 1, deep, wide);
+	}
+}
+
+/* Accepted under (max_depth, max_array_len) means: jansson agrees, and the
+ * tree is within the limits the caller no longer checks. */
+static void check(const uint8_t *data, size_t size, size_t max_depth,
+		  size_t max_len)
+{
+	json_t *f =
+	    hole__json_fast((const char *)data, size, max_depth, max_len);
 	json_t *j;
+	size_t deep = 0, wide = 0;
 
 	if (!f)
-		return 0;
+		return;
 	j = json_loadb((const char *)data, size, 0, NULL);
 	if (!j || !same(f, j))
 		abort();
+	measure(f, 0, &deep, &wide);
+	if (deep >= max_depth || wide > max_len)
+		abort();
 	json_decref(f);
 	json_decref(j);
+}
+
+static void check_scan(const uint8_t *data, size_t size, size_t max_depth,
+		       size_t max_len)
+{
+	struct hole__json_scan sc;
+	json_t *f, *ts, *msgs;
+	int has_payload;
+
+	if (!hole__json_scan((const char *)data, size, max_depth, max_len, &sc))
+		return;
+	f = hole__json_fast((const char *)data, size, max_depth, max_len);
+	if (!f)
+		abort();
+	ts = hole__find_key(f, "SourceTimestamp");
+	if (sc.ts
+		? !json_is_string(ts) || json_string_length(ts) != sc.ts_len ||
+		      memcmp(json_string_value(ts), sc.ts, sc.ts_len) != 0
+		: ts != NULL)
+		abort();
+	msgs = json_object_get(f, "Messages");
+	has_payload = json_is_object(msgs) &&
+		      json_is_object(json_object_get(msgs, "Payload"));
+	if (has_payload != sc.has_payload)
+		abort();
+	json_decref(f);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	check(data, size, 32, 1000000);
+	check(data, size, 3, 4);
+	check_scan(data, size, 32, 1000000);
+	check_scan(data, size, 3, 4);
 	return 0;
 }
