@@ -34,9 +34,9 @@
 
 #include "hole_json.h"
 
-#define JF_MAX_DEPTH 64	  /* deeper documents go to jansson */
-#define JF_NUM_MAX   64	  /* longer number tokens go to jansson */
-#define JF_MAX_KEYS  1024 /* scanning: keys of all open objects */
+#define JF_MAX_DEPTH 64	 /* deeper documents go to jansson */
+#define JF_NUM_MAX   64	 /* longer number tokens go to jansson */
+#define JF_MAX_KEYS  256 /* scanning: keys of all open objects */
 #define JF_EXACT     (1ull << 53)
 
 /* 10^0..10^22 are exact doubles (Clinger 1990). */
@@ -154,20 +154,37 @@ static int jf_number(const unsigned char **pp, const unsigned char *e,
 	}
 }
 
+/* 1 for the bytes a string may hold here, one row per 16: 0x20-0x7f
+ * (JSON allows 0x7f unescaped) but '"' (0x22) and '\\' (0x5c). */
+/* clang-format off */
+static const unsigned char jf_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+/* clang-format on */
+
 /* The body of a string after its opening quote: printable ASCII without
  * escapes. Returns the closing quote, or NULL. */
 static const unsigned char *jf_string_end(const unsigned char *p,
 					  const unsigned char *e)
 {
-	for (; p < e; p++) {
-		unsigned c = *p;
-
-		if (c == '"')
-			return p;
-		if (c < 0x20 || c == '\\' || c >= 0x80)
-			return NULL;
-	}
-	return NULL;
+	while (p < e && jf_plain[*p])
+		p++;
+	return p < e && *p == '"' ? p : NULL;
 }
 
 static inline const unsigned char *jf_ws(const unsigned char *p,
@@ -401,13 +418,10 @@ fail:
 json_t *hole__json_fast(const char *buf, size_t len, size_t max_depth,
 			size_t max_array_len)
 {
-	struct jf *j;
+	struct jf jf, *j = &jf; /* about 7 KB of stack */
 	json_t *r;
 
 	if (!buf)
-		return NULL;
-	j = malloc(sizeof(*j));
-	if (!j)
 		return NULL;
 	j->p = (const unsigned char *)buf;
 	j->e = j->p + len;
@@ -416,21 +430,17 @@ json_t *hole__json_fast(const char *buf, size_t len, size_t max_depth,
 	j->sc = NULL;
 	j->nkeys = 0;
 	r = jf_run(j);
-	free(j);
 	return r;
 }
 
 int hole__json_scan(const char *buf, size_t len, size_t max_depth,
 		    size_t max_array_len, struct hole__json_scan *out)
 {
-	struct jf *j;
+	struct jf jf, *j = &jf;
 	int ok;
 
 	memset(out, 0, sizeof(*out));
 	if (!buf)
-		return 0;
-	j = malloc(sizeof(*j));
-	if (!j)
 		return 0;
 	j->p = (const unsigned char *)buf;
 	j->e = j->p + len;
@@ -439,7 +449,6 @@ int hole__json_scan(const char *buf, size_t len, size_t max_depth,
 	j->sc = out;
 	j->nkeys = 0;
 	ok = jf_run(j) != NULL;
-	free(j);
 	if (!ok)
 		memset(out, 0, sizeof(*out));
 	return ok;

@@ -216,7 +216,7 @@ static const struct desc descs[] = {
       86400),
     D("abyss.mqtt.connect_timeout", abyss.mqtt.connect_timeout, F_POSITIVE,
       10.0, 0, 3600),
-    I("abyss.mqtt.max_inflight", abyss.mqtt.max_inflight, 0, 20, 1, 65535),
+    I("abyss.mqtt.max_inflight", abyss.mqtt.max_inflight, 0, 256, 1, 65535),
     I("abyss.mqtt.max_outstanding", abyss.mqtt.max_outstanding, 0, 1000, 1,
       30000),
     I("abyss.shard.index", abyss.shard.index, 0, 0, 0, 1023),

@@ -301,6 +301,54 @@ static void test_correlator_duplicates_three_policies(void **state)
 	abyss_corr_free(c);
 }
 
+/* A message as the daemon hands it in: no tree yet, the payload bytes. */
+static struct abyss_corr_msg mk_raw(enum abyss_corr_kind kind, const char *key,
+				    int64_t ts_ms, const char *bytes)
+{
+	struct abyss_corr_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = kind;
+	snprintf(m.tool_key, sizeof(m.tool_key), "%s", key);
+	m.ts_ms = ts_ms;
+	m.size = strlen(bytes);
+	m.raw = bytes;
+	m.raw_len = strlen(bytes);
+	return m;
+}
+
+static void test_correlator_duplicates_by_bytes(void **state)
+{
+	struct abyss_corr_config cfg;
+	struct abyss_corr_stats st;
+	struct abyss_corr_msg m;
+	struct rec r;
+	struct abyss_corr *c;
+	/* the same document written differently: equal JSON, other bytes */
+	const char *a = "{\"hole\": 1, \"key\": \"A/b\"}";
+	const char *b = "{\"key\": \"A/b\", \"hole\": 1}";
+
+	(void)state;
+	abyss_corr_config_default(&cfg);
+	c = new_corr(&cfg, &r);
+	m = mk_raw(ABYSS_CORR_RESULT, "A/b", T0, a);
+	assert_int_equal(abyss_corr_push(c, &m, 0), 0);
+	/* the same bytes again: a duplicate */
+	m = mk_raw(ABYSS_CORR_RESULT, "A/b", T0 + 10, a);
+	assert_int_equal(abyss_corr_push(c, &m, 1), 0);
+	assert_int_equal(r.drops[ABYSS_DROP_DUPLICATE], 1);
+	/* other bytes (even if equal as JSON): kept */
+	m = mk_raw(ABYSS_CORR_RESULT, "A/b", T0 + 10, b);
+	assert_int_equal(abyss_corr_push(c, &m, 2), 0);
+	assert_int_equal(r.drops[ABYSS_DROP_DUPLICATE], 1);
+	/* a parsed message and a raw one are never compared */
+	push(c, ABYSS_CORR_RESULT, "A/b", T0, 1, 3);
+	assert_int_equal(r.drops[ABYSS_DROP_DUPLICATE], 1);
+	abyss_corr_get_stats(c, &st);
+	assert_int_equal(st.pending_messages, 3);
+	abyss_corr_free(c);
+}
+
 static void test_correlator_heads_grace(void **state)
 {
 	struct abyss_corr_config cfg;
@@ -744,6 +792,7 @@ int main(void)
 	    cmocka_unit_test(test_correlator_nearest_not_first),
 	    cmocka_unit_test(test_correlator_window_edges_inclusive),
 	    cmocka_unit_test(test_correlator_duplicates_three_policies),
+	    cmocka_unit_test(test_correlator_duplicates_by_bytes),
 	    cmocka_unit_test(test_correlator_heads_grace),
 	    cmocka_unit_test(test_correlator_expiry_by_arrival_time),
 	    cmocka_unit_test(test_correlator_limits_and_drop_counters),

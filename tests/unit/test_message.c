@@ -873,6 +873,106 @@ static void test_message_every_truncation(void **state)
 	abyss_msg_free(m);
 }
 
+/* peek: 0 only where parse succeeds with the same head; real messages of
+ * every folder take the fast way. */
+static void peek_agrees(const char *topic, const char *buf, size_t len,
+			int expect_fast)
+{
+	struct abyss_msg_head h;
+	struct abyss_msg *m = NULL;
+	struct abyss_diag d;
+	void *g = guard_alloc(buf, len);
+	int rc = abyss_msg_peek(topic, g, len, NULL, &h);
+	int prc = abyss_msg_parse(topic, g, len, NULL, &m, &d);
+
+	guard_free(g, len);
+	if (expect_fast >= 0)
+		assert_int_equal(rc, expect_fast ? 0 : ABYSS_EAGAIN);
+	if (rc == 0) {
+		assert_int_equal(prc, 0);
+		assert_int_equal(h.kind, m->kind);
+		assert_string_equal(h.tool_key, m->tool_key);
+		assert_true(h.timestamp_s == m->timestamp_s);
+	} else {
+		assert_int_equal(rc, ABYSS_EAGAIN);
+	}
+	abyss_msg_free(m);
+}
+
+static void test_message_peek_real_messages(void **state)
+{
+	static const char *const files[][2] = {
+	    {"data0/Result.json", TOPIC_R},
+	    {"data0/Trace.json", TOPIC_T},
+	    {"data1/Result.json", TOPIC_R},
+	    {"data1/Trace.json", TOPIC_T},
+	    {"data2/Trace.json", TOPIC_T},
+	    {"data_20250326/ResultManagement.json", TOPIC_R},
+	    {"data_20250326/Trace.json", TOPIC_T},
+	    {"data_20250623/Trace.json", TOPIC_T},
+	    {"data_20250626/Trace.json", TOPIC_T}, /* truncated */
+	};
+	char rel[256];
+	size_t i, len;
+
+	(void)state;
+	REQUIRE_DATA(data_path(TD "data0/Trace.json"));
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *buf;
+
+		snprintf(rel, sizeof(rel), TD "%s", files[i][0]);
+		buf = read_file(data_path(rel), &len);
+		assert_non_null(buf);
+		/* all but the truncated one are vouched for */
+		peek_agrees(files[i][1], buf, len, i + 1 < 9);
+		free(buf);
+	}
+}
+
+static void test_message_peek_defers(void **state)
+{
+	/* each of these goes to abyss_msg_parse, which decides */
+	static const char *const docs[] = {
+	    /* an escape, non-ASCII text */
+	    "{\"Messages\": {\"Payload\": {\"k\": {\"Value\": \"a\\nb\", "
+	    "\"SourceTimestamp\": \"2024-01-01T00:00:00Z\"}}}}",
+	    "{\"Messages\": {\"Payload\": {\"k\": {\"Value\": \"\xc3\xa9\", "
+	    "\"SourceTimestamp\": \"2024-01-01T00:00:00Z\"}}}}",
+	    /* a repeated key: the tree keeps the last value first */
+	    "{\"Messages\": {\"Payload\": {\"k\": {\"SourceTimestamp\": "
+	    "\"2024-01-01T00:00:00Z\"}, \"k\": {\"SourceTimestamp\": "
+	    "\"2025-01-01T00:00:00Z\"}}}}",
+	    /* errors: no Payload, no time, a bad time, a number, JSON */
+	    "{\"Messages\": {\"P\": {\"SourceTimestamp\": "
+	    "\"2024-01-01T00:00:00Z\"}}}",
+	    "{\"Messages\": {\"Payload\": {\"k\": {\"Value\": 1}}}}",
+	    "{\"Messages\": {\"Payload\": {\"k\": {\"SourceTimestamp\": "
+	    "\"yesterday\"}}}}",
+	    "{\"Messages\": {\"Payload\": {\"k\": {\"SourceTimestamp\": "
+	    "17}}}}",
+	    "{\"Messages\": {\"Payload\": {\"k\": [1, 2,]}}}",
+	    "[]",
+	    "",
+	};
+	const char *nested =
+	    "{\"Messages\": {\"L\": [{\"SourceTimestamp\": "
+	    "\"2001-01-01T00:00:00Z\"}], \"Payload\": {\"k\": "
+	    "{\"SourceTimestamp\": \"2024-12-04T19:14:42.5Z\"}}}}";
+	struct abyss_msg_head h;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+		peek_agrees(TOPIC_R, docs[i], strlen(docs[i]), 0);
+	/* the time is the first SourceTimestamp outside arrays, as parse */
+	peek_agrees(TOPIC_R, nested, strlen(nested), 1);
+	assert_int_equal(
+	    abyss_msg_peek(TOPIC_R, nested, strlen(nested), NULL, &h), 0);
+	assert_true(h.timestamp_s == 1733339682.5);
+	peek_agrees(TOPIC_R, trace_ok, strlen(trace_ok), 1);
+	assert_int_equal(abyss_msg_peek(NULL, "{}", 2, NULL, &h), ABYSS_EINVAL);
+}
+
 static void test_message_limits(void **state)
 {
 	struct abyss_msg_limits lim = abyss_msg_limits_default();
@@ -962,6 +1062,8 @@ int main(void)
 	    cmocka_unit_test(test_message_malformed_json),
 	    cmocka_unit_test(test_message_every_truncation),
 	    cmocka_unit_test(test_message_limits),
+	    cmocka_unit_test(test_message_peek_real_messages),
+	    cmocka_unit_test(test_message_peek_defers),
 	    cmocka_unit_test(test_message_real_files_at_guard_page),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
