@@ -31,9 +31,9 @@
 #define MQ__DEF_RECONNECT_MIN 1000u
 #define MQ__DEF_RECONNECT_MAX 60000u
 #define MQ__DEF_CONNECT_TMO   10000u
-#define MQ__DEF_OUTSTANDING   1000u
+#define MQ__DEF_OUTSTANDING   8192u
 #define MQ__DEF_PAYLOAD	      (16u << 20)
-#define MQ__DEF_INFLIGHT      256u
+#define MQ__DEF_INFLIGHT      4096u
 #define MQ__DEF_READ_BUDGET   64u
 #define MQ__MAX_PAYLOAD	      268435455u /* MQTT's remaining-length limit */
 #define MQ__TOPIC_MAX	      65535u

@@ -119,7 +119,7 @@ static void test_config_defaults_and_missing_estimation(void **state)
 	assert_int_equal(c->abyss.mqtt.subscribe_qos, 1);
 	assert_int_equal(c->abyss.mqtt.publish_qos, 1);
 	assert_int_equal(c->abyss.mqtt.clean_session, 0);
-	assert_int_equal(c->abyss.mqtt.max_outstanding, 1000);
+	assert_int_equal(c->abyss.mqtt.max_outstanding, 8192);
 	assert_int_equal(c->abyss.limits.max_pending_messages, 10000);
 	assert_string_equal(c->abyss.spool.path, "abyss-spool.db");
 	assert_true(c->abyss.correlator.max_age == 300.0);
