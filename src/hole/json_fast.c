@@ -204,6 +204,10 @@ static int jf_literal(const unsigned char **pp, const unsigned char *e,
 	return 1;
 }
 
+/* Scanning builds nothing: a non-NULL stand-in for "a value was read". */
+static char jf_mark_byte;
+#define JF_MARK ((json_t *)(void *)&jf_mark_byte)
+
 /* What hole__json_scan is looking for, per open container. */
 enum { JF_TAG_NONE, JF_TAG_ROOT, JF_TAG_MESSAGES };
 
@@ -231,7 +235,7 @@ struct jf {
 };
 
 /* A scalar at j->p: when building, its json_t (NULL if not JSON); when
- * scanning, a non-NULL marker (json_null(), a static singleton). */
+ * scanning, JF_MARK. */
 static json_t *jf_scalar(struct jf *j)
 {
 	const unsigned char *q;
@@ -248,22 +252,27 @@ static json_t *jf_scalar(struct jf *j)
 			const unsigned char *s = j->p + 1;
 
 			j->p = q + 1;
-			return j->sc ? json_null()
+			return j->sc ? JF_MARK
 				     : json_stringn_nocheck((const char *)s,
 							    (size_t)(q - s));
 		}
 	case 't':
-		return jf_literal(&j->p, j->e, "true", 4) ? json_true() : NULL;
+		if (!jf_literal(&j->p, j->e, "true", 4))
+			return NULL;
+		return j->sc ? JF_MARK : json_true();
 	case 'f':
-		return jf_literal(&j->p, j->e, "false", 5) ? json_false()
-							   : NULL;
+		if (!jf_literal(&j->p, j->e, "false", 5))
+			return NULL;
+		return j->sc ? JF_MARK : json_false();
 	case 'n':
-		return jf_literal(&j->p, j->e, "null", 4) ? json_null() : NULL;
+		if (!jf_literal(&j->p, j->e, "null", 4))
+			return NULL;
+		return j->sc ? JF_MARK : json_null();
 	default:
 		if (!jf_number(&j->p, j->e, &real, &iv, &dv))
 			return NULL;
 		if (j->sc)
-			return json_null();
+			return JF_MARK;
 		return real ? json_real(dv) : json_integer(iv);
 	}
 }
@@ -360,13 +369,39 @@ static json_t *jf_run(struct jf *j)
 					j->sc->has_payload = 1;
 			}
 		}
+		if (!f->obj && *j->p != '{' && *j->p != '[') {
+			/* a run of scalars in an array, the bulk of a Trace:
+			 * read here without the general machinery */
+			for (;;) {
+				v = jf_scalar(j);
+				if (!v || (!j->sc &&
+					   json_array_append_new(f->node, v)))
+					goto fail;
+				f->count++;
+				j->p = jf_ws(j->p, e);
+				if (j->p >= e || *j->p != ',') {
+					/* only the closer may follow */
+					if (j->p >= e || *j->p != ']')
+						goto fail;
+					break;
+				}
+				j->p = jf_ws(j->p + 1, e);
+				if (j->p >= e || *j->p == '}' || *j->p == ']')
+					goto fail; /* "[1,]" */
+				if (*j->p == '{' || *j->p == '[')
+					break; /* a container: the outer turn */
+				if (f->count >= j->max_array_len)
+					goto fail;
+			}
+			continue; /* closes, or opens the container */
+		}
 		if (*j->p == '{' || *j->p == '[') {
 			/* the new container's level is depth (root: 0) */
 			if (depth == JF_MAX_DEPTH ||
 			    (size_t)depth >= j->max_depth)
 				goto fail;
 			if (j->sc)
-				v = json_null(); /* a marker, see jf_scalar */
+				v = JF_MARK;
 			else
 				v = *j->p == '{' ? json_object() : json_array();
 			j->st[depth] = (struct jf_frame){
@@ -409,7 +444,7 @@ static json_t *jf_run(struct jf *j)
 	}
 	if (jf_ws(j->p, e) != e)
 		goto fail; /* trailing bytes */
-	return j->sc ? json_null() : root;
+	return j->sc ? JF_MARK : root;
 fail:
 	json_decref(root);
 	return NULL;

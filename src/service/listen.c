@@ -115,7 +115,7 @@ struct lsn {
 	int in_publish;
 	int acked;	/* a PUBACK freed room in the window: flush the spool */
 	int need_flush; /* new rows in the spool: publish after the commit */
-	int in_batch;	/* inside lsn_batch_begin .. lsn_batch_commit */
+	int spool_txn;	/* the spool has a transaction open (lsn_txn_*) */
 	int inbox_txn;	/* the inbox has a transaction open */
 	size_t walked;	/* rows handed over by the current walk */
 
@@ -421,7 +421,7 @@ static void lsn_flush_spool(struct lsn *s)
 {
 	int rc = 0, rounds = 0;
 	/* the in-flight marks of one flush are one transaction */
-	int own = !s->in_batch && abyss_spool_begin(s->spool) == 0;
+	int own = !s->spool_txn && abyss_spool_begin(s->spool) == 0;
 	struct abyss_diag d;
 
 	s->need_flush = 0;
@@ -441,37 +441,33 @@ static void lsn_flush_spool(struct lsn *s)
 				d.msg, LSN_END);
 }
 
-/* A loop turn's writes - inbox adds and deletes, spool rows and acks - are
- * one transaction per database: a few commits per turn instead of about
- * twelve per hole. Nothing is published before the commit (lsn_done only
- * sets need_flush), so a crash never leaves a published result without
- * its dedupe row. The spool commits first: if the inbox commit then
- * fails, the messages are merely re-read at the next start, and the
- * dedupe table keeps their results from going out twice.
- * Received messages are committed to the inbox as soon as the turn's
- * reading is done (lsn_batch_received), before any estimation work:
- * libmosquitto acknowledges a QoS 1 message before handing it over, so the
- * time to that commit is the window in which a SIGKILL loses a message. */
-static void lsn_batch_begin(struct lsn *s)
+/* The loop's writes go to SQLite in a few transactions per turn, not one
+ * per row (about a dozen commits per hole before), in this order:
+ *  1. after reading: the inbox commits the messages read (libmosquitto
+ *     acknowledges a QoS 1 message before handing it over, so the time to
+ *     this commit is the window in which a SIGKILL loses a message) and the
+ *     previous turn's deletes;
+ *  2. after the completions: the spool commits the new results with their
+ *     dedupe rows, the acks read and the previous turn's in-flight marks;
+ *  3. only then is anything published; the marks of that flush ride in the
+ *     transaction that stays open into the next turn.
+ * So a published result always has its dedupe row on disk, and the inbox
+ * deletes a hole's messages only after its result is in the spool: a
+ * crash between the two re-reads the messages at the next start, and the
+ * dedupe table keeps their result from going out twice. */
+static void lsn_txn_open(struct lsn *s)
 {
-	if (abyss_spool_begin(s->spool) != 0) {
-		abyss_log_kv_rl(s->log, ABYSS_LOGL_ERROR, "spool-begin",
-				LSN_RL_MS, "spool: cannot begin a transaction",
-				LSN_END);
-		return;
-	}
-	if (lsn_inbox_begin(s->inbox) != 0) {
-		struct abyss_diag d;
-
-		abyss_diag_init(&d);
-		abyss_spool_commit(s->spool, &d);
-		abyss_log_kv_rl(s->log, ABYSS_LOGL_ERROR, "inbox-begin",
-				LSN_RL_MS, "inbox: cannot begin a transaction",
-				LSN_END);
-		return;
-	}
-	s->in_batch = 1;
-	s->inbox_txn = 1;
+	if (!s->spool_txn)
+		s->spool_txn = abyss_spool_begin(s->spool) == 0;
+	if (!s->inbox_txn)
+		s->inbox_txn = lsn_inbox_begin(s->inbox) == 0;
+	if (!s->spool_txn || !s->inbox_txn)
+		abyss_log_kv_rl(
+		    s->log, ABYSS_LOGL_ERROR, "txn-begin", LSN_RL_MS,
+		    "cannot begin a transaction: writing row by "
+		    "row",
+		    "spool", s->spool_txn ? "ok" : "failed", "inbox",
+		    s->inbox_txn ? "ok" : "failed", LSN_END);
 }
 
 static void lsn_inbox_txn_commit(struct lsn *s)
@@ -486,46 +482,31 @@ static void lsn_inbox_txn_commit(struct lsn *s)
 			     LSN_END);
 }
 
-static void lsn_batch_received(struct lsn *s)
+/* Commits the spool; on failure the inbox's open deletes are undone too
+ * (the holes are estimated again at the next start). */
+static void lsn_spool_txn_commit(struct lsn *s)
 {
 	struct abyss_diag d;
 
-	if (!s->in_batch)
+	if (!s->spool_txn)
 		return;
-	/* the acks read in this turn: a result the broker has is not
-	 * published again after a crash (at-least-once, but rarely twice) */
+	s->spool_txn = 0;
 	abyss_diag_init(&d);
-	if (abyss_spool_commit(s->spool, &d) != 0 ||
-	    abyss_spool_begin(s->spool) != 0) {
-		/* go on without a batch: every write commits alone */
-		lsn_inbox_txn_commit(s);
-		s->in_batch = 0;
+	if (abyss_spool_commit(s->spool, &d) == 0)
 		return;
-	}
-	lsn_inbox_txn_commit(s);
-	s->inbox_txn = lsn_inbox_begin(s->inbox) == 0;
+	if (s->inbox_txn)
+		lsn_inbox_rollback(s->inbox);
+	s->inbox_txn = 0;
+	abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
+		     "spool commit failed: these results are kept in the "
+		     "inbox for the next start",
+		     "error", d.msg, LSN_END);
 }
 
-static void lsn_batch_commit(struct lsn *s)
+/* Both, spool first: before shutdown and on the way out. */
+static void lsn_txn_close(struct lsn *s)
 {
-	struct abyss_diag d;
-
-	if (!s->in_batch)
-		return;
-	s->in_batch = 0;
-	abyss_diag_init(&d);
-	if (abyss_spool_commit(s->spool, &d) != 0) {
-		/* the inbox keeps this turn's deletes undone: the holes are
-		 * estimated again at the next start */
-		if (s->inbox_txn)
-			lsn_inbox_rollback(s->inbox);
-		s->inbox_txn = 0;
-		abyss_log_kv(s->log, ABYSS_LOGL_ERROR,
-			     "spool commit failed: this turn's results are "
-			     "kept in the inbox for the next start",
-			     "error", d.msg, LSN_END);
-		return;
-	}
+	lsn_spool_txn_commit(s);
 	lsn_inbox_txn_commit(s);
 }
 
@@ -655,7 +636,7 @@ static void lsn_done(void *user, void *job_, int status, void *result)
 		 : ABYSS_MX_PUB_ERROR;
 	abyss_metric_inc(s->sm.published[mx]);
 	s->need_flush = 1;
-	if (!s->in_batch) /* shutdown: no turn to wait for */
+	if (!s->spool_txn) /* shutdown: no turn to wait for */
 		lsn_flush_spool(s);
 	abyss_metric_observe(s->sm.publish_seconds, lsn_secs_since(&t0));
 	abyss_metric_observe(s->sm.end_to_end_seconds,
@@ -1577,8 +1558,10 @@ static int lsn_loop(struct lsn *s, int64_t shutdown_ms)
 		}
 		for (int i = 0; i < np; i++)
 			p[i].revents = 0;
-		if (poll(p, (nfds_t)np, t) < 0 && errno != EINTR)
+		if (poll(p, (nfds_t)np, t) < 0 && errno != EINTR) {
+			lsn_txn_close(s);
 			return ABYSS_EIO;
+		}
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -1596,13 +1579,14 @@ static int lsn_loop(struct lsn *s, int64_t shutdown_ms)
 					    si.ssi_signo == SIGINT ? "SIGINT"
 								   : "SIGTERM",
 					    LSN_END);
+					lsn_txn_close(s);
 					lsn_shutdown(s, shutdown_ms);
 					return 0;
 				}
 			}
 		}
 		now = lsn_mono_ms();
-		lsn_batch_begin(s);
+		lsn_txn_open(s);
 		if (mq_service(s->mq, p[1].fd >= 0 ? p[1].revents : 0, now) ==
 		    ABYSS_EMQTT)
 			abyss_log_kv_rl(s->log, ABYSS_LOGL_CRITICAL,
@@ -1610,7 +1594,8 @@ static int lsn_loop(struct lsn *s, int64_t shutdown_ms)
 					"broker refused us for good; fix the "
 					"configuration and restart",
 					"why", mq_last_error(s->mq), LSN_END);
-		lsn_batch_received(s);
+		lsn_inbox_txn_commit(s); /* 1. */
+		lsn_txn_open(s);
 		if (p[2].revents & POLLIN)
 			abyss_pool_dispatch(s->pool);
 		if (s->backlog_head)
@@ -1620,8 +1605,9 @@ static int lsn_loop(struct lsn *s, int64_t shutdown_ms)
 			abyss_corr_tick(s->corr, now);
 			next_tick = now + LSN_TICK_MS;
 		}
-		lsn_batch_commit(s);
-		if (s->acked || s->need_flush) {
+		lsn_spool_txn_commit(s); /* 2. */
+		lsn_txn_open(s);
+		if (s->acked || s->need_flush) { /* 3. */
 			size_t n;
 
 			s->acked = 0;
