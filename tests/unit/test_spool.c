@@ -146,6 +146,53 @@ static void test_spool_enqueue_inflight_ack(void **state)
 	abyss_spool_close(sp);
 }
 
+/* A batch is one transaction: what it wrote is there after the commit and
+ * gone if the process ends before it; a duplicate inside a batch leaves the
+ * rest of the batch alone (the enqueue is a savepoint). */
+static void test_spool_batch_commit_and_loss(void **state)
+{
+	struct tmp *t = *state;
+	struct abyss_spool *sp = NULL;
+	struct abyss_spool_msg m[2] = {msg("r/a/b/KeyPoints", "{\"k\": 1}"),
+				       msg("r/a/b/Depth", "{\"d\": 2}")};
+	struct abyss_spool_stats st;
+	struct abyss_diag d;
+	struct seen s;
+
+	assert_int_equal(abyss_spool_open(t->path, NULL, &sp, NULL), 0);
+	assert_int_equal(abyss_spool_commit(sp, NULL), ABYSS_EINVAL);
+	assert_int_equal(abyss_spool_begin(sp), 0);
+	assert_int_equal(abyss_spool_begin(sp), ABYSS_EINVAL);
+	assert_int_equal(
+	    abyss_spool_enqueue(sp, m, 2, "a/b", "1", 1000, NULL, NULL), 0);
+	assert_int_equal(
+	    abyss_spool_enqueue(sp, m, 2, "a/b", "1", 1001, NULL, NULL),
+	    ABYSS_EDUPLICATE);
+	assert_int_equal(
+	    abyss_spool_enqueue(sp, m, 2, "a/b", "2", 1002, NULL, NULL), 0);
+	assert_int_equal(abyss_spool_entries(sp), 4);
+	abyss_diag_init(&d);
+	assert_int_equal(abyss_spool_commit(sp, &d), 0);
+	/* a second batch that never commits: closing rolls it back */
+	assert_int_equal(abyss_spool_begin(sp), 0);
+	assert_int_equal(
+	    abyss_spool_enqueue(sp, m, 2, "a/b", "3", 1003, NULL, NULL), 0);
+	memset(&s, 0, sizeof(s));
+	abyss_spool_foreach_pending(sp, 0, 100, collect, &s);
+	assert_int_equal(s.n, 6); /* visible to the batch itself */
+	abyss_spool_close(sp);
+
+	sp = NULL;
+	assert_int_equal(abyss_spool_open(t->path, NULL, &sp, NULL), 0);
+	assert_int_equal(abyss_spool_get_stats(sp, &st), 0);
+	assert_int_equal(st.entries, 4);
+	assert_int_equal(st.dedupe_entries, 2);
+	/* "3" was never committed: not a duplicate now */
+	assert_int_equal(abyss_spool_dedupe_seen(sp, "a/b", "3", 1004), 0);
+	assert_int_equal(abyss_spool_dedupe_seen(sp, "a/b", "2", 1004), 1);
+	abyss_spool_close(sp);
+}
+
 static void test_spool_reopen_without_ack_is_pending(void **state)
 {
 	struct tmp *t = *state;
@@ -376,6 +423,8 @@ static void test_spool_bad_files_and_locking(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_spool_batch_commit_and_loss,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_enqueue_inflight_ack,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
