@@ -37,7 +37,14 @@ int lsn_inbox_open(const char *path, struct lsn_inbox **out,
 				SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK)
 		goto fail;
-	if (ib_exec(ib, "PRAGMA locking_mode = EXCLUSIVE") ||
+	/* 16 KiB pages: a Trace (15-45 KB) takes 1-3 overflow pages instead
+	 * of 4-11, which cut the inbox's cost per hole from 88 to 50 us in a
+	 * bench of this workload (adds, then deletes 100 holes later). Only a
+	 * new file gets it; an existing one keeps its page size. The WAL
+	 * checkpoints at 1000 pages, 16 MB; 4 MB of page cache. */
+	if (ib_exec(ib, "PRAGMA page_size = 16384") ||
+	    ib_exec(ib, "PRAGMA cache_size = -4000") ||
+	    ib_exec(ib, "PRAGMA locking_mode = EXCLUSIVE") ||
 	    ib_exec(ib, "PRAGMA journal_mode = WAL") ||
 	    ib_exec(ib, "PRAGMA synchronous = NORMAL") ||
 	    ib_exec(ib, "CREATE TABLE IF NOT EXISTS inbox (id INTEGER "
