@@ -14,6 +14,8 @@
 # E2E_DURATION (s per rate, 5), E2E_RATES ("250 500 1000 2000 3000"),
 # E2E_QOS (publisher QoS, 1: see docs/publish.md on Nagle), E2E_TOOLS (5), E2E_WORKERS (2),
 # E2E_CONCURRENCY (1), E2E_WAIT (s to wait for late results, 2).
+# Columns: pub_cpu is the load generator's CPU share, svc_us the service's
+# CPU time (all threads) per result.
 set -u
 BIN=${BIN:-build/abyss}
 DATA=${ABYSS_DATA:-../shared/data}
@@ -114,14 +116,17 @@ while [ $i -lt 100 ]; do
 	i=$((i + 1))
 done
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$svc/status" 2>/dev/null || echo 0; }
+# the service's CPU time so far, in clock ticks (utime + stime)
+ticks() { awk '{ print $14 + $15 }' "/proc/$svc/stat" 2>/dev/null || echo 0; }
 echo "service: abyss listen (gradient, $WORKERS workers), pid $svc, RSS $(($(rss) / 1024)) MB at start"
-printf '%8s %10s %10s %9s %9s %9s %8s %9s %8s\n' rate sent/s results/s p50_ms p99_ms max_ms missing rss_MB pub_cpu
+printf '%8s %10s %10s %9s %9s %9s %8s %9s %8s %8s\n' rate sent/s results/s p50_ms p99_ms max_ms missing rss_MB pub_cpu svc_us
 best=
 for R in $RATES; do
 	"$BIN" publish -p "$BROKER_PORT" --rate "$R" --duration "$DUR" --wait-results --wait-timeout "$WAIT" \
 		--qos "$QOS" --tools "$TOOLS" --concurrency "$CONC" --rewrite-timestamps --json --quiet "$@" \
 		>"$tmp/r.json" 2>"$tmp/r.err" &
 	pp=$!
+	t0=$(ticks)
 	peak=0
 	while kill -0 $pp 2>/dev/null; do
 		r=$(rss)
@@ -136,8 +141,9 @@ for R in $RATES; do
 	line=$(awk -v R="$R" -v s="$(jget holes_sent "$tmp/r.json")" -v e="$(jget elapsed_s "$tmp/r.json")" \
 		-v res="$(jget results "$tmp/r.json")" -v m="$(jget missing "$tmp/r.json")" \
 		-v p50="$(jget p50 "$tmp/r.json")" -v p99="$(jget p99 "$tmp/r.json")" -v mx="$(jget max "$tmp/r.json")" \
-		-v rss="$peak" -v cpu="$(jget cpu_s "$tmp/r.json")" -v tot="$(jget total_s "$tmp/r.json")" 'BEGIN {
-		printf "%8d %10.0f %10.0f %9.1f %9.1f %9.1f %8d %9.1f %7.0f%%", R, s / e, res / tot, p50, p99, mx, m, rss / 1024, 100 * cpu / tot
+		-v rss="$peak" -v cpu="$(jget cpu_s "$tmp/r.json")" -v tot="$(jget total_s "$tmp/r.json")" \
+		-v svc="$(( $(ticks) - t0 ))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		printf "%8d %10.0f %10.0f %9.1f %9.1f %9.1f %8d %9.1f %7.0f%% %8.0f", R, s / e, res / tot, p50, p99, mx, m, rss / 1024, 100 * cpu / tot, (res > 0 ? svc / hz / res * 1e6 : 0)
 		ok = (m <= s * 0.001 && p99 < 50 && rss < 64 * 1024)
 		printf "%s\n", ok ? "" : "  (over the goal)"
 	}')
