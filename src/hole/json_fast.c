@@ -154,6 +154,48 @@ static int jf_number(const unsigned char **pp, const unsigned char *e,
 	}
 }
 
+/* Scanning: the same acceptance as jf_number without computing the value.
+ * A real without an exponent is always finite here (at most JF_NUM_MAX
+ * characters), so only an exponent needs the full conversion. */
+static int jf_number_ok(const unsigned char **pp, const unsigned char *e)
+{
+	const unsigned char *p = *pp, *s = p, *d;
+	json_int_t iv;
+	double dv;
+	int real;
+
+	if (p < e && *p == '-')
+		p++;
+	d = p;
+	if (!jf_digit(p, e))
+		return 0;
+	if (*p == '0') {
+		if (jf_digit(++p, e))
+			return 0;
+	} else {
+		while (jf_digit(p, e))
+			p++;
+	}
+	if (p < e && *p == '.') {
+		if (!jf_digit(++p, e))
+			return 0;
+		while (jf_digit(p, e))
+			p++;
+		real = 1;
+	} else {
+		real = 0;
+	}
+	if ((p < e && (*p == 'e' || *p == 'E')) || p - s > JF_NUM_MAX) {
+		p = s; /* the full path decides */
+		if (!jf_number(&p, e, &real, &iv, &dv))
+			return 0;
+	} else if (!real && p - d > 18) {
+		return 0; /* jf_number: more than 18 digits */
+	}
+	*pp = p;
+	return 1;
+}
+
 /* 1 for the bytes a string may hold here, one row per 16: 0x20-0x7f
  * (JSON allows 0x7f unescaped) but '"' (0x22) and '\\' (0x5c). */
 /* clang-format off */
@@ -269,10 +311,10 @@ static json_t *jf_scalar(struct jf *j)
 			return NULL;
 		return j->sc ? JF_MARK : json_null();
 	default:
+		if (j->sc)
+			return jf_number_ok(&j->p, j->e) ? JF_MARK : NULL;
 		if (!jf_number(&j->p, j->e, &real, &iv, &dv))
 			return NULL;
-		if (j->sc)
-			return JF_MARK;
 		return real ? json_real(dv) : json_integer(iv);
 	}
 }
