@@ -9,7 +9,7 @@
 #     show the published depths, the end-to-end latency and the metrics.
 set -eu
 BIN=${1:-build/abyss}
-OUT=build/demo
+OUT=${DEMO_OUT:-build/demo}
 DATA=${ABYSS_DATA:-../shared/data}
 rm -rf "$OUT"
 mkdir -p "$OUT"

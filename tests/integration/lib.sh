@@ -100,7 +100,7 @@ broker_start() { # extra config lines...
 
 broker_stop() { # [signal name, default TERM]
 	if [ -n "$BROKER_PID" ]; then
-		kill -"${1:-TERM}" "$BROKER_PID" 2>/dev/null
+		kill -"${1:-TERM}" "$BROKER_PID" 2>/dev/null || true
 		# mosquitto can miss a SIGTERM that lands during its start-up:
 		# 5 s, then SIGKILL, so no script hangs on it
 		_bs=0
@@ -112,8 +112,10 @@ broker_stop() { # [signal name, default TERM]
 			sleep 0.1
 			_bs=$((_bs + 1))
 		done
-		kill -KILL "$BROKER_PID" 2>/dev/null
-		wait "$BROKER_PID" 2>/dev/null
+		# "|| true": scripts with set -e source this (a gone process
+		# makes kill fail, and wait returns the broker's status)
+		kill -KILL "$BROKER_PID" 2>/dev/null || true
+		wait "$BROKER_PID" 2>/dev/null || true
 		BROKER_PID=
 	fi
 }
