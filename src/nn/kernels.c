@@ -173,6 +173,68 @@ void nn__gate_backward(float *dinp, float *dw, float *db, float *dlogits,
 	nn__matmul_backward(dinp, dw, db, dlogits, inp, w, N, C, C);
 }
 
+/* ---- channel mixer, weights on the left ---------------------------------- */
+
+static void chmix_window(const struct nn_chmix *p, size_t b)
+{
+	size_t C = p->C, CE = p->CE, PD = p->PD, ld = p->ld, r, i;
+	size_t o = b * C * ld, oh = b * CE * ld;
+	const float *in = p->xn + b * C * PD;
+
+	if (p->xw) {
+		for (r = 0; r < C; r++)
+			memcpy(p->xw + o + r * ld, in + r * PD,
+			       PD * sizeof(float));
+		in = p->xw + o;
+	}
+	if (p->wg) {
+		nn__gemm1_rowbias(p->g + o, ld, p->wg, C, 1, in, ld, p->bg, C,
+				  PD, C);
+		nn__gate_cols(p->g + o, p->gated + o, in, C, PD, ld);
+		in = p->gated + o;
+	}
+	nn__gemm1_rowbias(p->fc1 + oh, ld, p->w1, C, 1, in, ld, p->b1, CE, PD,
+			  C);
+	for (r = 0; r < CE; r++) {
+		nn__gelu_forward(p->gelu + oh + r * ld, p->fc1 + oh + r * ld,
+				 PD);
+		if (p->mask1)
+			nn__mul_inplace(p->gelu + oh + r * ld,
+					p->mask1 + (b * CE + r) * PD, PD);
+	}
+	nn__gemm1_rowbias(p->fc2 + o, ld, p->w2, CE, 1, p->gelu + oh, ld, p->b2,
+			  C, PD, CE);
+	for (r = 0; r < C; r++) {
+		const float *f = p->fc2 + o + r * ld,
+			    *x = p->xin + (b * C + r) * PD;
+		float *y = p->out + (b * C + r) * PD;
+
+		if (p->mask2)
+			nn__mul_inplace(p->fc2 + o + r * ld,
+					p->mask2 + (b * C + r) * PD, PD);
+		for (i = 0; i < PD; i++)
+			y[i] = f[i] + x[i];
+	}
+}
+
+void nn__chmix_forward(const struct nn_chmix *p, size_t B)
+{
+	int nt = nn__threads(),
+	    par = nt > 1 && B > 1 &&
+		  B * p->PD * p->CE * p->C * 3 >= nn__par_min();
+	long bl;
+
+	(void)par;
+	/* one window per task; the kernels inside stay on their thread */
+	nn__set_threads(1);
+	NN_PARALLEL_FOR
+	for (bl = 0; bl < (long)B; bl++) {
+		nn__set_threads(1);
+		chmix_window(p, (size_t)bl);
+	}
+	nn__set_threads(nt);
+}
+
 /* ---- self-attention ----------------------------------------------------- */
 
 static void attention_forward_scalar(float *ctx, float *probs, const float *q,

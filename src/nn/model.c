@@ -90,6 +90,20 @@ enum {
 	FM_G,
 	FM_GATED,
 	FM_OUT, /* [B,C,P,D] = layer output */
+	/* the channel mixer as computed (weights on the left, kernels.c
+	 * nn__chmix_forward): [B,C,P,D] and [B,C*E,P,D]. An inference
+	 * model computes into the CH_ buffers above (nothing else reads
+	 * them); a training model keeps these apart and permutes them into
+	 * the CH_ buffers, the layout the backward pass and the named
+	 * activations use. */
+	CH_WNORM,
+	CH_WG,
+	CH_WGATED,
+	CH_WFC1,
+	CH_WGELU,
+	CH_WMASK1,
+	CH_WFC2,
+	CH_WMASK2,
 	LAYER_NBUF
 };
 
@@ -324,6 +338,16 @@ static size_t act_add(size_t *total, size_t n, int want, int *ovf)
 	return off;
 }
 
+/* Row stride of the channel mixer's intermediates: P * D, padded by 32
+ * floats in an inference model (see nn_chmix; a training model permutes
+ * them for the backward pass, which wants them unpadded). */
+static size_t chmix_ld(const struct abyss_nn_config *c, int training)
+{
+	size_t pd = (size_t)c->num_patches * (size_t)c->d_model;
+
+	return training ? pd : pd + 32;
+}
+
 /* Lays out the activation block for max_batch. A model built without
  * training keeps only the layer outputs per layer: the intermediates of all
  * layers share one set of buffers (nothing reads them after the layer). */
@@ -335,7 +359,7 @@ static int layout_acts(struct abyss_nn_model *m)
 	       D = (size_t)c->d_model, E = (size_t)c->expansion_factor,
 	       H = (size_t)c->prediction_length, L = (size_t)c->patch_length,
 	       nh = (size_t)c->self_attn_heads;
-	size_t N, ND, tot = 0, scratch;
+	size_t N, ND, tot = 0, scratch, ldw;
 	int mix = c->mode == ABYSS_NN_MIX_CHANNEL, g = c->gated_attn,
 	    sa = c->self_attn, tr = m->training;
 	int drop = tr && c->dropout > 0.0f,
@@ -349,6 +373,7 @@ static int layout_acts(struct abyss_nn_model *m)
 		return ABYSS_ETOOBIG;
 	N = Bm * C * P;
 	ND = N * D;
+	ldw = chmix_ld(c, tr);
 	m->gbuf[G_INPUT] = act_add(&tot, Bm * T * C, 1, &ovf);
 	m->gbuf[G_LOC] = act_add(&tot, Bm * C, 1, &ovf);
 	m->gbuf[G_SCALE] = act_add(&tot, Bm * C, 1, &ovf);
@@ -383,13 +408,13 @@ static int layout_acts(struct abyss_nn_model *m)
 		b[CH_MEAN] = act_add(&tot, N, mix, &ovf);
 		b[CH_RSTD] = act_add(&tot, N, mix, &ovf);
 		b[CH_NORM] = act_add(&tot, ND, mix, &ovf);
-		b[CH_PERM] = act_add(&tot, ND, mix, &ovf);
-		b[CH_G] = act_add(&tot, ND, mix && g, &ovf);
-		b[CH_GATED] = act_add(&tot, ND, mix && g, &ovf);
-		b[CH_FC1] = act_add(&tot, ND * E, mix, &ovf);
-		b[CH_GELU] = act_add(&tot, ND * E, mix, &ovf);
+		b[CH_PERM] = act_add(&tot, ND, mix && tr, &ovf);
+		b[CH_G] = act_add(&tot, ND, mix && g && tr, &ovf);
+		b[CH_GATED] = act_add(&tot, ND, mix && g && tr, &ovf);
+		b[CH_FC1] = act_add(&tot, ND * E, mix && tr, &ovf);
+		b[CH_GELU] = act_add(&tot, ND * E, mix && tr, &ovf);
 		b[CH_MASK1] = act_add(&tot, ND * E, mix && drop, &ovf);
-		b[CH_FC2] = act_add(&tot, ND, mix, &ovf);
+		b[CH_FC2] = act_add(&tot, ND, mix && tr, &ovf);
 		b[CH_MASK2] = act_add(&tot, ND, mix && drop, &ovf);
 		b[CH_OUT] = act_add(&tot, ND, mix, &ovf);
 		b[PM_MEAN] = act_add(&tot, N, 1, &ovf);
@@ -427,6 +452,15 @@ static int layout_acts(struct abyss_nn_model *m)
 		b[FM_G] = act_add(&tot, ND, g, &ovf);
 		b[FM_GATED] = act_add(&tot, ND, g, &ovf);
 		b[FM_OUT] = act_add(&tot, ND, 1, &ovf);
+		/* rows of ldw floats: B * C * ldw <= B * C * (PD + 32) */
+		b[CH_WNORM] = act_add(&tot, Bm * C * ldw, mix && !tr, &ovf);
+		b[CH_WG] = act_add(&tot, Bm * C * ldw, mix && g, &ovf);
+		b[CH_WGATED] = act_add(&tot, Bm * C * ldw, mix && g, &ovf);
+		b[CH_WFC1] = act_add(&tot, Bm * C * E * ldw, mix, &ovf);
+		b[CH_WGELU] = act_add(&tot, Bm * C * E * ldw, mix, &ovf);
+		b[CH_WMASK1] = act_add(&tot, ND * E, mix && drop, &ovf);
+		b[CH_WFC2] = act_add(&tot, Bm * C * ldw, mix, &ovf);
+		b[CH_WMASK2] = act_add(&tot, ND, mix && drop, &ovf);
 	}
 	if (ovf || tot > ABYSS_NN_MAX_ACTS)
 		return ABYSS_ETOOBIG;
@@ -926,37 +960,71 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 	       nh = (size_t)c->self_attn_heads;
 	size_t N = B * C * P, ND = N * D, i;
 	float eps = c->norm_eps, pd = c->dropout, *mk;
-	const float *y, *mlp_in, *mo;
+	const float *y, *mo;
 
-	/* (i) channel feature mixer: LN -> [B,D,P,C] -> gate -> MLP over C */
+	/* (i) channel feature mixer: LN -> gate -> MLP over C, computed per
+	 * window as W x [C, P*D] (no permute); a training model then stores
+	 * the [B,D,P,C] layout the backward pass reads */
 	y = xin;
 	if (c->mode == ABYSS_NN_MIX_CHANNEL) {
-		size_t R = B * D * P;
+		struct nn_chmix cm;
+		int dr = drop_on(m, a[CH_WMASK1], pd);
 
 		nn__layernorm_forward(ACT(a[CH_NORM]), ACT(a[CH_MEAN]),
 				      ACT(a[CH_RSTD]), xin, PRM(p->ch_norm.w),
 				      PRM(p->ch_norm.b), N, D, eps);
-		nn__permute_0321(ACT(a[CH_PERM]), ACT(a[CH_NORM]), B, C, P, D,
-				 0);
-		mlp_in = ACT(a[CH_PERM]);
-		if (c->gated_attn) {
-			/* gating BEFORE the MLP in this block */
-			nn__gate_forward(ACT(a[CH_GATED]), ACT(a[CH_G]), mlp_in,
-					 PRM(p->ch_gate.w), PRM(p->ch_gate.b),
-					 R, C);
-			mlp_in = ACT(a[CH_GATED]);
+		if (dr) {
+			nn__dropout_mask(ACT(a[CH_WMASK1]), ND * E, pd,
+					 &m->rng);
+			nn__dropout_mask(ACT(a[CH_WMASK2]), ND, pd, &m->rng);
 		}
-		nn__matmul_forward(ACT(a[CH_FC1]), mlp_in, PRM(p->ch_fc1.w),
-				   PRM(p->ch_fc1.b), R, C, C * E);
-		nn__gelu_forward(ACT(a[CH_GELU]), ACT(a[CH_FC1]), R * C * E);
-		apply_dropout(m, ACT(a[CH_GELU]), a[CH_MASK1], R * C * E, pd);
-		nn__matmul_forward(ACT(a[CH_FC2]), ACT(a[CH_GELU]),
-				   PRM(p->ch_fc2.w), PRM(p->ch_fc2.b), R, C * E,
-				   C);
-		apply_dropout(m, ACT(a[CH_FC2]), a[CH_MASK2], R * C, pd);
-		nn__permute_0321(ACT(a[CH_OUT]), ACT(a[CH_FC2]), B, D, P, C, 0);
-		for (i = 0; i < ND; i++)
-			ACT(a[CH_OUT])[i] += xin[i];
+		cm.C = C;
+		cm.CE = C * E;
+		cm.PD = P * D;
+		cm.ld = chmix_ld(c, m->training);
+		cm.xw = m->training ? NULL : ACT(a[CH_WNORM]);
+		cm.xn = ACT(a[CH_NORM]);
+		cm.xin = xin;
+		cm.wg = c->gated_attn ? PRM(p->ch_gate.w) : NULL;
+		cm.bg = c->gated_attn ? PRM(p->ch_gate.b) : NULL;
+		cm.w1 = PRM(p->ch_fc1.w);
+		cm.b1 = PRM(p->ch_fc1.b);
+		cm.w2 = PRM(p->ch_fc2.w);
+		cm.b2 = PRM(p->ch_fc2.b);
+		cm.mask1 = dr ? ACT(a[CH_WMASK1]) : NULL;
+		cm.mask2 = dr ? ACT(a[CH_WMASK2]) : NULL;
+		cm.g = c->gated_attn ? ACT(a[CH_WG]) : NULL;
+		cm.gated = c->gated_attn ? ACT(a[CH_WGATED]) : NULL;
+		cm.fc1 = ACT(a[CH_WFC1]);
+		cm.gelu = ACT(a[CH_WGELU]);
+		cm.fc2 = ACT(a[CH_WFC2]);
+		cm.out = ACT(a[CH_OUT]);
+		nn__chmix_forward(&cm, B);
+		if (m->training) {
+			nn__permute_0321(ACT(a[CH_PERM]), ACT(a[CH_NORM]), B, C,
+					 P, D, 0);
+			if (c->gated_attn) {
+				nn__permute_0321(ACT(a[CH_G]), ACT(a[CH_WG]), B,
+						 C, P, D, 0);
+				nn__permute_0321(ACT(a[CH_GATED]),
+						 ACT(a[CH_WGATED]), B, C, P, D,
+						 0);
+			}
+			nn__permute_0321(ACT(a[CH_FC1]), ACT(a[CH_WFC1]), B,
+					 C * E, P, D, 0);
+			nn__permute_0321(ACT(a[CH_GELU]), ACT(a[CH_WGELU]), B,
+					 C * E, P, D, 0);
+			nn__permute_0321(ACT(a[CH_FC2]), ACT(a[CH_WFC2]), B, C,
+					 P, D, 0);
+			if (dr) {
+				nn__permute_0321(ACT(a[CH_MASK1]),
+						 ACT(a[CH_WMASK1]), B, C * E, P,
+						 D, 0);
+				nn__permute_0321(ACT(a[CH_MASK2]),
+						 ACT(a[CH_WMASK2]), B, C, P, D,
+						 0);
+			}
+		}
 		y = ACT(a[CH_OUT]);
 	}
 
@@ -1632,6 +1700,11 @@ const float *abyss_nn_activation(const struct abyss_nn_model *m,
 		if (!m->training && li > 0 && layer_names[k].buf != CH_OUT &&
 		    layer_names[k].buf != PM_OUT &&
 		    layer_names[k].buf != FM_OUT)
+			return NULL;
+		/* ... and the channel mixer's are in its computing layout */
+		if (!m->training && (layer_names[k].buf == CH_GATED ||
+				     layer_names[k].buf == CH_FC1 ||
+				     layer_names[k].buf == CH_FC2))
 			return NULL;
 		off = m->lbuf[li][layer_names[k].buf];
 		switch (layer_names[k].sk) {

@@ -46,6 +46,14 @@ void nn__gemm1(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
 	       const float *B, size_t ldb, const float *bias, size_t M,
 	       size_t N, size_t K, int accumulate);
 
+/* The same on the calling thread, the chain of row i started from
+ * rbias[i] (never NULL): products with the weights on the left,
+ * out[OC, n] = w[OC, IC] @ x[IC, n] + b[OC], give the same bits as
+ * nn__matmul_forward on the transposed operands. */
+void nn__gemm1_rowbias(float *C, size_t ldc, const float *A, size_t ars,
+		       size_t acs, const float *B, size_t ldb,
+		       const float *rbias, size_t M, size_t N, size_t K);
+
 /* out[N,OC] = inp[N,IC] @ w[OC,IC]^T + b[OC]; b may be NULL. This GEMM
  * carries nearly all the work (gemm.c: packs w^T in panels, float32
  * accumulation). */
@@ -78,6 +86,37 @@ void nn__gelu_backward(float *dinp, const float *inp, const float *dout,
 /* x = softmax(x) over each of R rows of C values, in place (vmath.c,
  * float32). */
 void nn__softmax_rows(float *x, size_t R, size_t C);
+
+/* The channel mixer's gate with the weights on the left, one window:
+ * g[C][ld] holds the logits of columns < n on entry; afterwards g =
+ * softmax over the C rows of every column and gated = x * g (all three
+ * with row stride ld; vmath.c, the same bits as nn__softmax_rows on the
+ * transposed rows). Calling thread only. */
+void nn__gate_cols(float *g, float *gated, const float *x, size_t C, size_t n,
+		   size_t ld);
+
+/* The channel feature mixer of a batch, after its LayerNorm, with the
+ * weights on the left: every window is a [C][PD] matrix (PD = P * D), so
+ * the products run down the long PD axis and no permute is needed. The
+ * intermediates are [B][rows][ld]: a row stride that is not a multiple of
+ * 4 KiB keeps the k rows a product reads from sharing one L1 set (1024
+ * floats: 45 -> 85 GFLOP/s for fc2). The dropout masks are [B][rows][PD].
+ * The results equal the row-major form bit for bit (same chains, same
+ * softmax order). Windows go to OpenMP threads. */
+struct nn_chmix {
+	size_t C, CE, PD;	    /* channels, hidden C * E, P * D */
+	size_t ld;		    /* row stride of g .. fc2 and xw (>= PD) */
+	const float *xn, *xin;	    /* [B][C][PD] LayerNorm out, residual */
+	float *xw;		    /* [B][C][ld] copy of xn; NULL: ld == PD */
+	const float *wg, *bg;	    /* gate [C][C], [C]; wg NULL: no gate */
+	const float *w1, *b1;	    /* fc1 [CE][C], [CE] */
+	const float *w2, *b2;	    /* fc2 [C][CE], [C] */
+	const float *mask1, *mask2; /* dropout multipliers or NULL */
+	float *g, *gated;	    /* [B][C][ld] */
+	float *fc1, *gelu;	    /* [B][CE][ld] */
+	float *fc2, *out;	    /* [B][C][ld]; out [B][C][PD] = fc2 + xin */
+};
+void nn__chmix_forward(const struct nn_chmix *p, size_t B);
 
 /* Gated attention (PatchTSMixerGatedAttention): g = softmax_C(inp W^T + b),
  * out = inp * g, on rows inp[N,C] with W[C,C]. g[N,C] is saved. */

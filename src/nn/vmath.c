@@ -365,6 +365,73 @@ NN_CLONES static void softmax_rows_lanes(float *x, size_t R, size_t C)
 	}
 }
 
+/* Gate softmax down the columns of one window (the channel mixer's gate
+ * with the weights on the left): g[C][ld] holds the logits of columns
+ * j < n on entry, then g[c][j] = softmax over c, and gated[c][j] =
+ * x[c][j] g[c][j]. Per column these are the row softmax's operations in
+ * its order (max; exp_f(v - max); LANES partial sums, lane c mod LANES
+ * summed in c order, then the 8, 4, 2, 1 tree; one division), so the
+ * bits equal the row kernels', and the columns vectorise with no
+ * horizontal reduction. */
+#define CB 16
+static inline __attribute__((always_inline)) void
+gate_cols_block(float *g, float *gated, const float *x, size_t C, size_t ld,
+		size_t w)
+{
+	float mx[CB], sm[LANES][CB];
+	size_t c, jj, l, h;
+
+	for (jj = 0; jj < w; jj++)
+		mx[jj] = -INFINITY;
+	for (l = 0; l < LANES; l++)
+		for (jj = 0; jj < w; jj++)
+			sm[l][jj] = 0.0f;
+	for (c = 0; c < C; c++)
+		for (jj = 0; jj < w; jj++) {
+			float v = g[c * ld + jj];
+
+			mx[jj] = v > mx[jj] ? v : mx[jj];
+		}
+	for (c = 0; c < C; c++) {
+		float *sl = sm[c % LANES];
+
+		for (jj = 0; jj < w; jj++) {
+			float e = exp_f(g[c * ld + jj] - mx[jj]);
+
+			g[c * ld + jj] = e;
+			sl[jj] += e;
+		}
+	}
+	for (h = LANES / 2; h > 0; h /= 2)
+		for (l = 0; l < h; l++)
+			for (jj = 0; jj < w; jj++)
+				sm[l][jj] += sm[l + h][jj];
+	for (c = 0; c < C; c++)
+		for (jj = 0; jj < w; jj++) {
+			float v = g[c * ld + jj] / sm[0][jj];
+
+			g[c * ld + jj] = v;
+			gated[c * ld + jj] = x[c * ld + jj] * v;
+		}
+}
+
+NN_CLONES static void gate_cols_part(float *g, float *gated, const float *x,
+				     size_t C, size_t ld, size_t n)
+{
+	size_t j;
+
+	for (j = 0; j + CB <= n; j += CB)
+		gate_cols_block(g + j, gated + j, x + j, C, ld, CB);
+	if (j < n)
+		gate_cols_block(g + j, gated + j, x + j, C, ld, n - j);
+}
+
+void nn__gate_cols(float *g, float *gated, const float *x, size_t C,
+		   size_t n, size_t ld)
+{
+	gate_cols_part(g, gated, x, C, ld, n);
+}
+
 #define DL 8
 
 /* LayerNorm rows in double with DL partial sums (fixed order), so the
