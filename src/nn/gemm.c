@@ -490,14 +490,18 @@ static _Thread_local float pack_buf[NN_PACK];
 void nn__matmul_forward(float *out, const float *inp, const float *w,
 			const float *b, size_t N, size_t IC, size_t OC)
 {
-	size_t j0, k0, nc, kc;
+	size_t j0, k0, nc, kc, ldp;
 
 	if (N == 0 || OC == 0)
 		return;
 	/* column panels of at most 128, k chunks filling the buffer; C is
 	 * reloaded between k chunks, which keeps the per-element chain */
 	nc = OC < 128 ? OC : 128;
-	kc = NN_PACK / nc;
+	/* wide panels keep rows nc + 16 floats apart: at 128 (512 bytes)
+	 * the k rows a tile reads fall into a quarter of the L1 sets (pm_fc2
+	 * 82 -> 95 GFLOP/s); narrow ones stay dense */
+	ldp = nc >= 64 ? nc + 16 : nc;
+	kc = NN_PACK / ldp;
 	if (IC == 0) {
 		nn__gemm(out, OC, inp, IC, 1, pack_buf, nc, b, N, OC, 0, 0);
 		return;
@@ -513,9 +517,9 @@ void nn__matmul_forward(float *out, const float *inp, const float *w,
 				const float *wr = w + (j0 + j) * IC + k0;
 
 				for (k = 0; k < kck; k++)
-					pack_buf[k * ncj + j] = wr[k];
+					pack_buf[k * ldp + j] = wr[k];
 			}
-			nn__gemm(out + j0, OC, inp + k0, IC, 1, pack_buf, ncj,
+			nn__gemm(out + j0, OC, inp + k0, IC, 1, pack_buf, ldp,
 				 b ? b + j0 : NULL, N, ncj, kck, k0 > 0);
 		}
 	}

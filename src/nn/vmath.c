@@ -114,14 +114,15 @@ NN_CLONES static void gelu_back_part(float *dinp, const float *inp,
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-/* exp_f on 16 lanes: the same steps, so the same bits per element. */
+/* exp_f on 16 lanes for x <= 0 (the softmax's x - max): the same steps,
+ * so the same bits per element, less the upper clamp (x <= 0 < 88.7) and
+ * with 2^n applied by scalef, which rounds y 2^n once as the multiply by
+ * the exponent-built 2^n does (2^n is normal for n >= -126). */
 __attribute__((target("avx512f"))) static __m512 exp16(__m512 x)
 {
 	__m512 n, r, y;
-	__m512i e;
 
 	x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
-	x = _mm512_min_ps(x, _mm512_set1_ps(88.7f));
 	n = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
 	n = _mm512_sub_ps(_mm512_add_ps(n, _mm512_set1_ps(12582912.0f)),
 			  _mm512_set1_ps(12582912.0f));
@@ -135,10 +136,7 @@ __attribute__((target("avx512f"))) static __m512 exp16(__m512 x)
 	y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
 	y = _mm512_add_ps(_mm512_fmadd_ps(y, _mm512_mul_ps(r, r), r),
 			  _mm512_set1_ps(1.0f));
-	e = _mm512_slli_epi32(
-	    _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)),
-	    23);
-	return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+	return _mm512_scalef_ps(y, n);
 }
 
 /* Rows of up to 64 values, kept in four registers: one pass for the max,
@@ -230,6 +228,85 @@ ln_combine(__m256d a0, __m256d a1, __m256d a2, __m256d a3)
 
 	return _mm256_add_pd(_mm256_permute2f128_pd(h01, h23, 0x20),
 			     _mm256_permute2f128_pd(h01, h23, 0x31));
+}
+
+/* Rows of at most 16 values (the model's d_model): the same operations
+ * in the same order as layernorm_rows_avx512 below, the four rows kept in
+ * registers between the passes. */
+__attribute__((target("avx512f,avx512vl"))) static void
+layernorm_rows16_avx512(float *out, float *mean, float *rstd, const float *inp,
+			const float *w, const float *b, size_t N, size_t C,
+			float eps)
+{
+	size_t n, r;
+	__mmask8 k0 = (__mmask8)(C >= 8 ? 0xffu : (1u << C) - 1u),
+		 k1 = (__mmask8)(C >= 16 ? 0xffu
+				 : C > 8 ? (1u << (C - 8)) - 1u
+					 : 0u);
+	__m512d w0 = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k0, w)),
+		w1 = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k1, w + 8)),
+		b0 = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k0, b)),
+		b1 = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k1, b + 8));
+	__m256d cd = _mm256_set1_pd((double)C),
+		ed = _mm256_set1_pd((double)eps), one = _mm256_set1_pd(1.0);
+
+	for (n = 0; n < N; n += 4) {
+		size_t rows = N - n < 4 ? N - n : 4;
+		__m512d v0[4], v1[4];
+		__m256d a[4], m4, s4;
+		double md[4], sdd[4];
+		float f4[4];
+
+		for (r = 0; r < 4; r++) {
+			const float *x =
+			    inp + (n + (r < rows ? r : rows - 1)) * C;
+			__m512d s;
+
+			v0[r] = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k0, x));
+			v1[r] =
+			    _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k1, x + 8));
+			s = _mm512_add_pd(
+			    _mm512_add_pd(_mm512_setzero_pd(), v0[r]), v1[r]);
+			a[r] = _mm256_add_pd(_mm512_castpd512_pd256(s),
+					     _mm512_extractf64x4_pd(s, 1));
+		}
+		m4 = _mm256_div_pd(ln_combine(a[0], a[1], a[2], a[3]), cd);
+		_mm256_storeu_pd(md, m4);
+		for (r = 0; r < 4; r++) {
+			__m512d vm = _mm512_set1_pd(md[r]), s;
+
+			v0[r] = _mm512_maskz_sub_pd(k0, v0[r], vm);
+			v1[r] = _mm512_maskz_sub_pd(k1, v1[r], vm);
+			s = _mm512_add_pd(
+			    _mm512_add_pd(_mm512_setzero_pd(),
+					  _mm512_mul_pd(v0[r], v0[r])),
+			    _mm512_mul_pd(v1[r], v1[r]));
+			a[r] = _mm256_add_pd(_mm512_castpd512_pd256(s),
+					     _mm512_extractf64x4_pd(s, 1));
+		}
+		s4 = _mm256_div_pd(ln_combine(a[0], a[1], a[2], a[3]), cd);
+		s4 = _mm256_div_pd(one, _mm256_sqrt_pd(_mm256_add_pd(s4, ed)));
+		_mm256_storeu_pd(sdd, s4);
+		for (r = 0; r < rows; r++) {
+			__m512d vs = _mm512_set1_pd(sdd[r]);
+			float *y = out + (n + r) * C;
+
+			_mm256_mask_storeu_ps(
+			    y, k0,
+			    _mm512_cvtpd_ps(_mm512_add_pd(
+				_mm512_mul_pd(_mm512_mul_pd(v0[r], vs), w0),
+				b0)));
+			_mm256_mask_storeu_ps(
+			    y + 8, k1,
+			    _mm512_cvtpd_ps(_mm512_add_pd(
+				_mm512_mul_pd(_mm512_mul_pd(v1[r], vs), w1),
+				b1)));
+		}
+		_mm_storeu_ps(f4, _mm256_cvtpd_ps(m4));
+		memcpy(mean + n, f4, rows * sizeof(float));
+		_mm_storeu_ps(f4, _mm256_cvtpd_ps(s4));
+		memcpy(rstd + n, f4, rows * sizeof(float));
+	}
 }
 
 __attribute__((target("avx512f,avx512vl"))) static void
@@ -426,8 +503,8 @@ NN_CLONES static void gate_cols_part(float *g, float *gated, const float *x,
 		gate_cols_block(g + j, gated + j, x + j, C, ld, n - j);
 }
 
-void nn__gate_cols(float *g, float *gated, const float *x, size_t C,
-		   size_t n, size_t ld)
+void nn__gate_cols(float *g, float *gated, const float *x, size_t C, size_t n,
+		   size_t ld)
 {
 	gate_cols_part(g, gated, x, C, ld, n);
 }
@@ -537,7 +614,12 @@ static void layernorm_pick(float *out, float *mean, float *rstd,
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 	if (C <= 64 && nn__isa() == NN_ISA_AVX512) {
-		layernorm_rows_avx512(out, mean, rstd, inp, w, b, N, C, eps);
+		if (C <= 16)
+			layernorm_rows16_avx512(out, mean, rstd, inp, w, b, N,
+						C, eps);
+		else
+			layernorm_rows_avx512(out, mean, rstd, inp, w, b, N, C,
+					      eps);
 		return;
 	}
 #endif
