@@ -524,3 +524,47 @@ void nn__matmul_forward(float *out, const float *inp, const float *w,
 		}
 	}
 }
+
+void nn__matmul_forward_blocks(float *out, const float *inp, size_t nblk,
+			       size_t bstride, size_t M, size_t ars, size_t acs,
+			       const float *w, const float *b, size_t IC,
+			       size_t OC)
+{
+	gemm_rows_fn fn = rows_fn();
+	size_t j0, k0, nc, kc, ldp;
+	long t;
+	int nt = nn_threads,
+	    par = nt > 1 && nblk > 1 && nblk * M * IC * OC >= par_min;
+
+	(void)par;
+	(void)t;
+	if (nblk == 0 || M == 0 || OC == 0 || IC == 0)
+		return;
+	nc = OC < 128 ? OC : 128;
+	ldp = nc >= 64 ? nc + 16 : nc;
+	kc = NN_PACK / ldp;
+	for (j0 = 0; j0 < OC; j0 += nc) {
+		size_t ncj = OC - j0 < nc ? OC - j0 : nc;
+
+		for (k0 = 0; k0 < IC; k0 += kc) {
+			size_t kck = IC - k0 < kc ? IC - k0 : kc, k, j;
+			const float *pk = pack_buf, *bb = b ? b + j0 : NULL;
+
+			for (j = 0; j < ncj; j++) {
+				const float *wr = w + (j0 + j) * IC + k0;
+
+				for (k = 0; k < kck; k++)
+					pack_buf[k * ldp + j] = wr[k];
+			}
+			/* the workers read this thread's panel */
+#ifdef _OPENMP
+#pragma omp parallel for if (par) num_threads(nt) schedule(static)
+#endif
+			for (t = 0; t < (long)nblk; t++)
+				fn(out + (size_t)t * M * OC + j0, OC,
+				   inp + (size_t)t * bstride + k0 * acs, ars,
+				   acs, pk, ldp, bb, NULL, 0, M, M, ncj, kck,
+				   k0 > 0);
+		}
+	}
+}

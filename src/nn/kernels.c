@@ -134,13 +134,122 @@ static void softmax_row(float *y, const float *x, size_t C)
 
 /* ---- gated attention ---------------------------------------------------- */
 
+void nn__gate_probs(float *g, const float *inp, const float *w, const float *b,
+		    size_t N, size_t C)
+{
+	nn__matmul_forward(g, inp, w, b, N, C, C); /* logits in place */
+	nn__softmax_rows(g, N, C);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define NN_T16 1
+
+/* v[r] (16 rows of 16) -> column c in v[c]: 64 shuffles, pure data
+ * movement. */
+__attribute__((target("avx512f"))) static void transpose16(__m512 *v)
+{
+	__m512 t[16], u[16];
+	int i;
+
+	for (i = 0; i < 16; i += 2) {
+		t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+		t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+	}
+	/* u[4q + k]: lane L holds column 4L + k of rows 4q .. 4q + 3 */
+	for (i = 0; i < 16; i += 4) {
+		__m512d a0 = _mm512_castps_pd(t[i]),
+			a1 = _mm512_castps_pd(t[i + 1]),
+			a2 = _mm512_castps_pd(t[i + 2]),
+			a3 = _mm512_castps_pd(t[i + 3]);
+
+		u[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
+		u[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
+		u[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
+		u[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
+	}
+	/* t[k] (k < 4): columns k, k + 8 of rows 0-7; t[4 + k]: columns
+	 * 4 + k, 12 + k of rows 0-7; t[8 + ...]: the same for rows 8-15 */
+	for (i = 0; i < 4; i++) {
+		t[i] = _mm512_shuffle_f32x4(u[i], u[4 + i], 0x88);
+		t[4 + i] = _mm512_shuffle_f32x4(u[i], u[4 + i], 0xdd);
+		t[8 + i] = _mm512_shuffle_f32x4(u[8 + i], u[12 + i], 0x88);
+		t[12 + i] = _mm512_shuffle_f32x4(u[8 + i], u[12 + i], 0xdd);
+	}
+	for (i = 0; i < 4; i++) {
+		v[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+		v[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+		v[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+		v[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
+	}
+}
+
+/* R == 16, C a multiple of 16 */
+__attribute__((target("avx512f"))) static void
+gate_mul_t16(float *outt, float *gated, const float *inp, const float *g,
+	     const float *add, size_t A, size_t C)
+{
+	size_t a, c0;
+	int r;
+
+	for (a = 0; a < A; a++)
+		for (c0 = 0; c0 < C; c0 += 16) {
+			__m512 v[16];
+			size_t o = a * 16 * C + c0;
+
+			for (r = 0; r < 16; r++) {
+				v[r] = _mm512_mul_ps(
+				    _mm512_loadu_ps(inp + o + (size_t)r * C),
+				    _mm512_loadu_ps(g + o + (size_t)r * C));
+				if (gated)
+					_mm512_storeu_ps(
+					    gated + o + (size_t)r * C, v[r]);
+			}
+			transpose16(v);
+			for (r = 0; r < 16; r++) {
+				size_t q = (a * C + c0 + (size_t)r) * 16;
+
+				if (add)
+					v[r] = _mm512_add_ps(
+					    v[r], _mm512_loadu_ps(add + q));
+				_mm512_storeu_ps(outt + q, v[r]);
+			}
+		}
+}
+#else
+#define NN_T16 0
+#endif
+
+void nn__gate_mul_t(float *outt, float *gated, const float *inp, const float *g,
+		    const float *add, size_t A, size_t R, size_t C)
+{
+	size_t a, r, c;
+
+#if NN_T16
+	if (R == 16 && C % 16 == 0 && nn__isa() == NN_ISA_AVX512) {
+		gate_mul_t16(outt, gated, inp, g, add, A, C);
+		return;
+	}
+#endif
+	for (a = 0; a < A; a++)
+		for (r = 0; r < R; r++)
+			for (c = 0; c < C; c++) {
+				size_t i = (a * R + r) * C + c,
+				       o = (a * C + c) * R + r;
+				float v = inp[i] * g[i];
+
+				if (gated)
+					gated[i] = v;
+				outt[o] = add ? v + add[o] : v;
+			}
+}
+
 void nn__gate_forward(float *out, float *g, const float *inp, const float *w,
 		      const float *b, size_t N, size_t C)
 {
 	size_t n, i;
 
-	nn__matmul_forward(g, inp, w, b, N, C, C); /* logits in place */
-	nn__softmax_rows(g, N, C);
+	nn__gate_probs(g, inp, w, b, N, C);
 	for (n = 0; n < N; n++) {
 		float *gr = g + n * C;
 

@@ -427,14 +427,14 @@ static int layout_acts(struct abyss_nn_model *m)
 		b[PM_PMASK] = act_add(&tot, N * P * nh, sa && drop, &ovf);
 		b[PM_CTX] = act_add(&tot, ND, sa, &ovf);
 		b[PM_ATTN] = act_add(&tot, ND, sa, &ovf);
-		b[PM_TRANS] = act_add(&tot, ND, 1, &ovf);
+		b[PM_TRANS] = act_add(&tot, ND, tr, &ovf);
 		b[PM_FC1] = act_add(&tot, ND * E, 1, &ovf);
 		b[PM_GELU] = act_add(&tot, ND * E, 1, &ovf);
 		b[PM_MASK1] = act_add(&tot, ND * E, drop, &ovf);
 		b[PM_FC2] = act_add(&tot, ND, 1, &ovf);
 		b[PM_MASK2] = act_add(&tot, ND, drop, &ovf);
 		b[PM_G] = act_add(&tot, ND, g, &ovf);
-		b[PM_GATED] = act_add(&tot, ND, g, &ovf);
+		b[PM_GATED] = act_add(&tot, ND, g && tr, &ovf);
 		b[PM_BACK] = act_add(&tot, ND, 1, &ovf);
 		b[PM_SUM] = act_add(&tot, ND, sa, &ovf);
 		b[PM_AMEAN] = act_add(&tot, N, sa, &ovf);
@@ -1052,26 +1052,38 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 		nn__matmul_forward(ACT(a[PM_ATTN]), ACT(a[PM_CTX]),
 				   PRM(p->pm_o.w), PRM(p->pm_o.b), N, D, D);
 	}
-	nn__transpose(ACT(a[PM_TRANS]), ACT(a[PM_NORM]), B * C, P, D, 0);
-	nn__matmul_forward(ACT(a[PM_FC1]), ACT(a[PM_TRANS]), PRM(p->pm_fc1.w),
-			   PRM(p->pm_fc1.b), B * C * D, P, P * E);
+	/* fc1 reads the [P, D] blocks down their columns (no transposed
+	 * copy); the backward pass wants the copy */
+	if (m->training)
+		nn__transpose(ACT(a[PM_TRANS]), ACT(a[PM_NORM]), B * C, P, D,
+			      0);
+	nn__matmul_forward_blocks(ACT(a[PM_FC1]), ACT(a[PM_NORM]), B * C, P * D,
+				  D, 1, D, PRM(p->pm_fc1.w), PRM(p->pm_fc1.b),
+				  P, P * E);
 	nn__gelu_forward(ACT(a[PM_GELU]), ACT(a[PM_FC1]), ND * E);
 	apply_dropout(m, ACT(a[PM_GELU]), a[PM_MASK1], ND * E, pd);
 	nn__matmul_forward(ACT(a[PM_FC2]), ACT(a[PM_GELU]), PRM(p->pm_fc2.w),
 			   PRM(p->pm_fc2.b), B * C * D, P * E, P);
 	apply_dropout(m, ACT(a[PM_FC2]), a[PM_MASK2], ND, pd);
-	mo = ACT(a[PM_FC2]);
 	if (c->gated_attn) {
-		nn__gate_forward(ACT(a[PM_GATED]), ACT(a[PM_G]), mo,
-				 PRM(p->pm_gate.w), PRM(p->pm_gate.b),
-				 B * C * D, P);
-		mo = ACT(a[PM_GATED]);
+		/* gate, transpose back to [B,C,P,D] and the attention sum in
+		 * one pass; the [B,C,D,P] gate output only for training */
+		nn__gate_probs(ACT(a[PM_G]), ACT(a[PM_FC2]), PRM(p->pm_gate.w),
+			       PRM(p->pm_gate.b), B * C * D, P);
+		nn__gate_mul_t(ACT(c->self_attn ? a[PM_SUM] : a[PM_BACK]),
+			       m->training ? ACT(a[PM_GATED]) : NULL,
+			       ACT(a[PM_FC2]), ACT(a[PM_G]),
+			       c->self_attn ? ACT(a[PM_ATTN]) : NULL, B * C, D,
+			       P);
+	} else {
+		nn__transpose(ACT(a[PM_BACK]), ACT(a[PM_FC2]), B * C, D, P, 0);
+		if (c->self_attn)
+			for (i = 0; i < ND; i++)
+				ACT(a[PM_SUM])
+		[i] = ACT(a[PM_BACK])[i] + ACT(a[PM_ATTN])[i];
 	}
-	nn__transpose(ACT(a[PM_BACK]), mo, B * C, D, P, 0);
 	mo = ACT(a[PM_BACK]);
 	if (c->self_attn) {
-		for (i = 0; i < ND; i++)
-			ACT(a[PM_SUM])[i] = mo[i] + ACT(a[PM_ATTN])[i];
 		nn__layernorm_forward(ACT(a[PM_ANORM]), ACT(a[PM_AMEAN]),
 				      ACT(a[PM_ARSTD]), ACT(a[PM_SUM]),
 				      PRM(p->pm_norm_attn.w),

@@ -59,6 +59,15 @@ void nn__gemm1_rowbias(float *C, size_t ldc, const float *A, size_t ars,
  * accumulation). */
 void nn__matmul_forward(float *out, const float *inp, const float *w,
 			const float *b, size_t N, size_t IC, size_t OC);
+/* nn__matmul_forward on nblk blocks of M rows read with strides: row i
+ * of block t is inp[t * bstride + i * ars + k * acs], output row t * M + i
+ * (e.g. the patch mixer's fc1 reads [P, D] blocks down their columns, so
+ * no transposed copy is made). Blocks go to OpenMP threads. */
+void nn__matmul_forward_blocks(float *out, const float *inp, size_t nblk,
+			       size_t bstride, size_t M, size_t ars, size_t acs,
+			       const float *w, const float *b, size_t IC,
+			       size_t OC);
+
 /* dinp[N,IC] += dout @ w; dw[OC,IC] += dout^T @ inp; db[OC] += sum_n dout.
  * Any of dinp, dw, db may be NULL. */
 void nn__matmul_backward(float *dinp, float *dw, float *db, const float *dout,
@@ -122,6 +131,15 @@ void nn__chmix_forward(const struct nn_chmix *p, size_t B);
  * out = inp * g, on rows inp[N,C] with W[C,C]. g[N,C] is saved. */
 void nn__gate_forward(float *out, float *g, const float *inp, const float *w,
 		      const float *b, size_t N, size_t C);
+/* The gate's probabilities alone: g = softmax_C(inp W^T + b). */
+void nn__gate_probs(float *g, const float *inp, const float *w, const float *b,
+		    size_t N, size_t C);
+/* The gate's product stored transposed, over A blocks of [R, C]:
+ * v = inp[a][r][c] * g[a][r][c]; gated[a][r][c] = v when gated is not
+ * NULL; outt[a][c][r] = v + add[a][c][r] (v when add is NULL). The patch
+ * mixer's gate, transpose back and attention sum in one pass. */
+void nn__gate_mul_t(float *outt, float *gated, const float *inp, const float *g,
+		    const float *add, size_t A, size_t R, size_t C);
 /* dlogits[N,C] is scratch the caller provides (overwritten). */
 void nn__gate_backward(float *dinp, float *dw, float *db, float *dlogits,
 		       const float *dout, const float *inp, const float *g,
