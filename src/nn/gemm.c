@@ -241,7 +241,25 @@ gemm_avx512_body(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
 	}
 			REP8(INIT)
 #undef INIT
-			if (cols > 16) {
+#define STEP(r)                                                                \
+	if ((r) < mr) {                                                        \
+		av = _mm512_set1_ps(a##r[k * acs]);                            \
+		c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0);                    \
+		c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1);                    \
+	}
+			if (cols == 32) {
+				/* full tile: plain loads (with masks GCC
+				 * reloaded the mask registers every step) */
+				const float *b = B + j;
+
+				for (k = 0; k < K; k++, b += ldb) {
+					__m512 b0 = _mm512_loadu_ps(b);
+					__m512 b1 = _mm512_loadu_ps(b + 16);
+					__m512 av;
+
+					REP8(STEP)
+				}
+			} else if (cols > 16) {
 				const float *b = B + j;
 
 				for (k = 0; k < K; k++, b += ldb) {
@@ -250,12 +268,19 @@ gemm_avx512_body(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
 					__m512 b1 =
 					    _mm512_maskz_loadu_ps(m1, b + 16);
 					__m512 av;
+
+					REP8(STEP)
+				}
+#undef STEP
+			} else if (cols == 16) {
+				const float *b = B + j;
+
+				for (k = 0; k < K; k++, b += ldb) {
+					__m512 b0 = _mm512_loadu_ps(b);
 #define STEP(r)                                                                \
-	if ((r) < mr) {                                                        \
-		av = _mm512_set1_ps(a##r[k * acs]);                            \
-		c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0);                    \
-		c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1);                    \
-	}
+	if ((r) < mr)                                                          \
+		c##r##0 = _mm512_fmadd_ps(_mm512_set1_ps(a##r[k * acs]), b0,   \
+					  c##r##0);
 					REP8(STEP)
 #undef STEP
 				}
