@@ -147,7 +147,8 @@ void nn__gate_probs(float *g, const float *inp, const float *w, const float *b,
 
 /* v[r] (16 rows of 16) -> column c in v[c]: 64 shuffles, pure data
  * movement. */
-__attribute__((target("avx512f"))) static void transpose16(__m512 *v)
+__attribute__((target("avx512f"), always_inline)) static inline void
+transpose16(__m512 *v)
 {
 	__m512 t[16], u[16];
 	int i;
@@ -247,15 +248,8 @@ void nn__gate_mul_t(float *outt, float *gated, const float *inp, const float *g,
 void nn__gate_forward(float *out, float *g, const float *inp, const float *w,
 		      const float *b, size_t N, size_t C)
 {
-	size_t n, i;
-
 	nn__gate_probs(g, inp, w, b, N, C);
-	for (n = 0; n < N; n++) {
-		float *gr = g + n * C;
-
-		for (i = 0; i < C; i++)
-			out[n * C + i] = inp[n * C + i] * gr[i];
-	}
+	nn__mul(out, inp, g, N * C);
 }
 
 void nn__gate_backward(float *dinp, float *dw, float *db, float *dlogits,
@@ -286,7 +280,7 @@ void nn__gate_backward(float *dinp, float *dw, float *db, float *dlogits,
 
 static void chmix_window(const struct nn_chmix *p, size_t b)
 {
-	size_t C = p->C, CE = p->CE, PD = p->PD, ld = p->ld, r, i;
+	size_t C = p->C, CE = p->CE, PD = p->PD, ld = p->ld, r;
 	size_t o = b * C * ld, oh = b * CE * ld;
 	const float *in = p->xn + b * C * PD;
 
@@ -321,8 +315,7 @@ static void chmix_window(const struct nn_chmix *p, size_t b)
 		if (p->mask2)
 			nn__mul_inplace(p->fc2 + o + r * ld,
 					p->mask2 + (b * C + r) * PD, PD);
-		for (i = 0; i < PD; i++)
-			y[i] = f[i] + x[i];
+		nn__add(y, f, x, PD);
 	}
 }
 

@@ -450,7 +450,7 @@ static int layout_acts(struct abyss_nn_model *m)
 		b[FM_FC2] = act_add(&tot, ND, 1, &ovf);
 		b[FM_MASK2] = act_add(&tot, ND, drop, &ovf);
 		b[FM_G] = act_add(&tot, ND, g, &ovf);
-		b[FM_GATED] = act_add(&tot, ND, g, &ovf);
+		b[FM_GATED] = act_add(&tot, ND, g && tr, &ovf);
 		b[FM_OUT] = act_add(&tot, ND, 1, &ovf);
 		/* rows of ldw floats: B * C * ldw <= B * C * (PD + 32) */
 		b[CH_WNORM] = act_add(&tot, Bm * C * ldw, mix && !tr, &ovf);
@@ -958,7 +958,7 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 	size_t C = (size_t)c->num_input_channels, P = (size_t)c->num_patches,
 	       D = (size_t)c->d_model, E = (size_t)c->expansion_factor,
 	       nh = (size_t)c->self_attn_heads;
-	size_t N = B * C * P, ND = N * D, i;
+	size_t N = B * C * P, ND = N * D;
 	float eps = c->norm_eps, pd = c->dropout, *mk;
 	const float *y, *mo;
 
@@ -1078,9 +1078,8 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 	} else {
 		nn__transpose(ACT(a[PM_BACK]), ACT(a[PM_FC2]), B * C, D, P, 0);
 		if (c->self_attn)
-			for (i = 0; i < ND; i++)
-				ACT(a[PM_SUM])
-		[i] = ACT(a[PM_BACK])[i] + ACT(a[PM_ATTN])[i];
+			nn__add(ACT(a[PM_SUM]), ACT(a[PM_BACK]),
+				ACT(a[PM_ATTN]), ND);
 	}
 	mo = ACT(a[PM_BACK]);
 	if (c->self_attn) {
@@ -1090,8 +1089,7 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 				      PRM(p->pm_norm_attn.b), N, D, eps);
 		mo = ACT(a[PM_ANORM]);
 	}
-	for (i = 0; i < ND; i++)
-		ACT(a[PM_OUT])[i] = mo[i] + y[i];
+	nn__add(ACT(a[PM_OUT]), mo, y, ND);
 	y = ACT(a[PM_OUT]);
 
 	/* (iii) feature mixer: LN -> MLP over D -> gate (after) */
@@ -1106,13 +1104,19 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 			   PRM(p->fm_fc2.b), N, D * E, D);
 	apply_dropout(m, ACT(a[FM_FC2]), a[FM_MASK2], ND, pd);
 	mo = ACT(a[FM_FC2]);
+	if (c->gated_attn && !m->training) {
+		/* the gate's product and the residual in one pass */
+		nn__gate_probs(ACT(a[FM_G]), mo, PRM(p->fm_gate.w),
+			       PRM(p->fm_gate.b), N, D);
+		nn__mul_add(ACT(a[FM_OUT]), mo, ACT(a[FM_G]), y, ND);
+		return;
+	}
 	if (c->gated_attn) {
 		nn__gate_forward(ACT(a[FM_GATED]), ACT(a[FM_G]), mo,
 				 PRM(p->fm_gate.w), PRM(p->fm_gate.b), N, D);
 		mo = ACT(a[FM_GATED]);
 	}
-	for (i = 0; i < ND; i++)
-		ACT(a[FM_OUT])[i] = mo[i] + y[i];
+	nn__add(ACT(a[FM_OUT]), mo, y, ND);
 }
 
 static const float *layer_input(const struct abyss_nn_model *m, int l)

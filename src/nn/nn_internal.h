@@ -92,6 +92,14 @@ void nn__gelu_forward(float *out, const float *inp, size_t n);
 void nn__gelu_backward(float *dinp, const float *inp, const float *dout,
 		       size_t n);
 
+/* out = x + y; out = x * g + y (the product rounded first, as two
+ * separate operations); out = x * g. Elementwise on n values (vmath.c),
+ * out may equal an input. */
+void nn__add(float *out, const float *x, const float *y, size_t n);
+void nn__mul_add(float *out, const float *x, const float *g, const float *y,
+		 size_t n);
+void nn__mul(float *out, const float *x, const float *g, size_t n);
+
 /* x = softmax(x) over each of R rows of C values, in place (vmath.c,
  * float32). */
 void nn__softmax_rows(float *x, size_t R, size_t C);

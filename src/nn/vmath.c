@@ -592,6 +592,54 @@ NN_CLONES static void layernorm_part(float *out, float *mean, float *rstd,
 #endif
 /* clang-format on */
 
+NN_CLONES static void add_part(float *out, const float *a, const float *b,
+			       size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i] = a[i] + b[i];
+}
+
+/* out = a * g + y, two roundings (no contraction), as the unfused
+ * product then residual sum */
+NN_CLONES static void mul_add_part(float *out, const float *a, const float *g,
+				   const float *y, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		float v = a[i] * g[i];
+
+		out[i] = v + y[i];
+	}
+}
+
+NN_CLONES static void mul_part(float *out, const float *a, const float *g,
+			       size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i] = a[i] * g[i];
+}
+
+void nn__add(float *out, const float *x, const float *y, size_t n)
+{
+	SPLIT(n, n, add_part(out + a, x + a, y + a, z - a));
+}
+
+void nn__mul_add(float *out, const float *x, const float *g, const float *y,
+		 size_t n)
+{
+	SPLIT(n, n, mul_add_part(out + a, x + a, g + a, y + a, z - a));
+}
+
+void nn__mul(float *out, const float *x, const float *g, size_t n)
+{
+	SPLIT(n, n, mul_part(out + a, x + a, g + a, z - a));
+}
+
 void nn__gelu_forward(float *out, const float *inp, size_t n)
 {
 	SPLIT(n, n, gelu_part(out + a, inp + a, z - a));
