@@ -388,11 +388,65 @@ static void layernorm_part(float *out, float *mean, float *rstd,
 			   const float *inp, const float *w, const float *b,
 			   size_t N, size_t C, float eps);
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* Rows of 16 or 64 (the feature gate; the attention and the patch gate),
+ * nr rows per step so their dependency chains (max, exp, sum, division)
+ * overlap: the operations and their order are softmax_rows_avx512's. C
+ * and nr are constants once inlined. */
+__attribute__((target("avx512f"), always_inline)) static inline size_t
+softmax_rows16n_body(float *x, size_t R, const size_t C, const int nr)
+{
+	size_t r;
+	int q, i, nv = (int)(C / 16);
+
+	for (r = 0; r + (size_t)nr <= R; r += (size_t)nr) {
+		__m512 v[4][4], m[4], s[4];
+
+		for (i = 0; i < nr; i++) {
+			m[i] = _mm512_set1_ps(-INFINITY);
+			s[i] = _mm512_setzero_ps();
+			for (q = 0; q < nv; q++) {
+				v[i][q] =
+				    _mm512_loadu_ps(x + (r + i) * C + q * 16);
+				m[i] = _mm512_max_ps(m[i], v[i][q]);
+			}
+			m[i] = _mm512_set1_ps(_mm512_reduce_max_ps(m[i]));
+		}
+		for (i = 0; i < nr; i++) {
+			for (q = 0; q < nv; q++) {
+				v[i][q] = exp16(_mm512_sub_ps(v[i][q], m[i]));
+				s[i] = _mm512_add_ps(s[i], v[i][q]);
+			}
+			s[i] = _mm512_set1_ps(_mm512_reduce_add_ps(s[i]));
+		}
+		for (i = 0; i < nr; i++)
+			for (q = 0; q < nv; q++)
+				_mm512_storeu_ps(x + (r + i) * C + q * 16,
+						 _mm512_div_ps(v[i][q], s[i]));
+	}
+	return r;
+}
+
+/* rows done (the rest take softmax_rows_avx512) */
+__attribute__((target("avx512f"))) static size_t
+softmax_rows16n_avx512(float *x, size_t R, size_t C)
+{
+	if (C == 64)
+		return softmax_rows16n_body(x, R, 64, 2);
+	if (C == 16)
+		return softmax_rows16n_body(x, R, 16, 4);
+	return 0;
+}
+#endif
+
 static void softmax_part(float *x, size_t R, size_t C)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 	if (C <= 64 && nn__isa() == NN_ISA_AVX512) {
-		softmax_rows_avx512(x, R, C);
+		size_t r = softmax_rows16n_avx512(x, R, C);
+
+		if (r < R)
+			softmax_rows_avx512(x + r * C, R - r, C);
 		return;
 	}
 #endif
