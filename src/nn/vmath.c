@@ -233,6 +233,7 @@ ln_combine(__m256d a0, __m256d a1, __m256d a2, __m256d a3)
 /* Rows of at most 16 values (the model's d_model): the same operations
  * in the same order as layernorm_rows_avx512 below, the four rows kept in
  * registers between the passes. */
+#define LNG 4
 __attribute__((target("avx512f,avx512vl"))) static void
 layernorm_rows16_avx512(float *out, float *mean, float *rstd, const float *inp,
 			const float *w, const float *b, size_t N, size_t C,
@@ -250,14 +251,17 @@ layernorm_rows16_avx512(float *out, float *mean, float *rstd, const float *inp,
 	__m256d cd = _mm256_set1_pd((double)C),
 		ed = _mm256_set1_pd((double)eps), one = _mm256_set1_pd(1.0);
 
-	for (n = 0; n < N; n += 4) {
-		size_t rows = N - n < 4 ? N - n : 4;
-		__m512d v0[4], v1[4];
-		__m256d a[4], m4, s4;
-		double md[4], sdd[4];
+	/* LNG groups of four rows per step, whose division and square-root
+	 * chains overlap (the chain, not the arithmetic, bounded one group:
+	 * 13.3 -> 8.1 ns per row) */
+	for (n = 0; n < N; n += 4 * LNG) {
+		size_t rows = N - n < 4 * LNG ? N - n : 4 * LNG, gq;
+		__m512d v0[4 * LNG], v1[4 * LNG];
+		__m256d a[4 * LNG], m4[LNG], s4[LNG];
+		double md[4 * LNG], sdd[4 * LNG];
 		float f4[4];
 
-		for (r = 0; r < 4; r++) {
+		for (r = 0; r < 4 * LNG; r++) {
 			const float *x =
 			    inp + (n + (r < rows ? r : rows - 1)) * C;
 			__m512d s;
@@ -270,9 +274,14 @@ layernorm_rows16_avx512(float *out, float *mean, float *rstd, const float *inp,
 			a[r] = _mm256_add_pd(_mm512_castpd512_pd256(s),
 					     _mm512_extractf64x4_pd(s, 1));
 		}
-		m4 = _mm256_div_pd(ln_combine(a[0], a[1], a[2], a[3]), cd);
-		_mm256_storeu_pd(md, m4);
-		for (r = 0; r < 4; r++) {
+		for (gq = 0; gq < LNG; gq++) {
+			m4[gq] = _mm256_div_pd(
+			    ln_combine(a[4 * gq], a[4 * gq + 1], a[4 * gq + 2],
+				       a[4 * gq + 3]),
+			    cd);
+			_mm256_storeu_pd(md + 4 * gq, m4[gq]);
+		}
+		for (r = 0; r < 4 * LNG; r++) {
 			__m512d vm = _mm512_set1_pd(md[r]), s;
 
 			v0[r] = _mm512_maskz_sub_pd(k0, v0[r], vm);
@@ -284,9 +293,15 @@ layernorm_rows16_avx512(float *out, float *mean, float *rstd, const float *inp,
 			a[r] = _mm256_add_pd(_mm512_castpd512_pd256(s),
 					     _mm512_extractf64x4_pd(s, 1));
 		}
-		s4 = _mm256_div_pd(ln_combine(a[0], a[1], a[2], a[3]), cd);
-		s4 = _mm256_div_pd(one, _mm256_sqrt_pd(_mm256_add_pd(s4, ed)));
-		_mm256_storeu_pd(sdd, s4);
+		for (gq = 0; gq < LNG; gq++) {
+			s4[gq] = _mm256_div_pd(
+			    ln_combine(a[4 * gq], a[4 * gq + 1], a[4 * gq + 2],
+				       a[4 * gq + 3]),
+			    cd);
+			s4[gq] = _mm256_div_pd(
+			    one, _mm256_sqrt_pd(_mm256_add_pd(s4[gq], ed)));
+			_mm256_storeu_pd(sdd + 4 * gq, s4[gq]);
+		}
 		for (r = 0; r < rows; r++) {
 			__m512d vs = _mm512_set1_pd(sdd[r]);
 			float *y = out + (n + r) * C;
@@ -302,10 +317,14 @@ layernorm_rows16_avx512(float *out, float *mean, float *rstd, const float *inp,
 				_mm512_mul_pd(_mm512_mul_pd(v1[r], vs), w1),
 				b1)));
 		}
-		_mm_storeu_ps(f4, _mm256_cvtpd_ps(m4));
-		memcpy(mean + n, f4, rows * sizeof(float));
-		_mm_storeu_ps(f4, _mm256_cvtpd_ps(s4));
-		memcpy(rstd + n, f4, rows * sizeof(float));
+		for (gq = 0; gq < LNG && 4 * gq < rows; gq++) {
+			size_t k = rows - 4 * gq < 4 ? rows - 4 * gq : 4;
+
+			_mm_storeu_ps(f4, _mm256_cvtpd_ps(m4[gq]));
+			memcpy(mean + n + 4 * gq, f4, k * sizeof(float));
+			_mm_storeu_ps(f4, _mm256_cvtpd_ps(s4[gq]));
+			memcpy(rstd + n + 4 * gq, f4, k * sizeof(float));
+		}
 	}
 }
 
