@@ -221,8 +221,9 @@ gate_mul_t16(float *outt, float *gated, const float *inp, const float *g,
 #define NN_T16 0
 #endif
 
-void nn__gate_mul_t(float *outt, float *gated, const float *inp, const float *g,
-		    const float *add, size_t A, size_t R, size_t C)
+static void gate_mul_t_part(float *outt, float *gated, const float *inp,
+			    const float *g, const float *add, size_t A,
+			    size_t R, size_t C)
 {
 	size_t a, r, c;
 
@@ -243,6 +244,24 @@ void nn__gate_mul_t(float *outt, float *gated, const float *inp, const float *g,
 					gated[i] = v;
 				outt[o] = add ? v + add[o] : v;
 			}
+}
+
+void nn__gate_mul_t(float *outt, float *gated, const float *inp, const float *g,
+		    const float *add, size_t A, size_t R, size_t C)
+{
+	int nt = nn__threads(), par = nt > 1 && A * R * C >= PAR_MIN / 64;
+	long t;
+
+	(void)par;
+	/* contiguous block ranges per thread; every output has one owner */
+	NN_PARALLEL_FOR
+	for (t = 0; t < nt; t++) {
+		size_t a0 = A * (size_t)t / (size_t)nt,
+		       a1 = A * (size_t)(t + 1) / (size_t)nt, o = a0 * R * C;
+
+		gate_mul_t_part(outt + o, gated ? gated + o : NULL, inp + o,
+				g + o, add ? add + o : NULL, a1 - a0, R, C);
+	}
 }
 
 void nn__gate_forward(float *out, float *g, const float *inp, const float *w,
