@@ -299,15 +299,25 @@ void nn__gate_backward(float *dinp, float *dw, float *db, float *dlogits,
 
 static void chmix_window(const struct nn_chmix *p, size_t b)
 {
-	size_t C = p->C, CE = p->CE, PD = p->PD, ld = p->ld, r;
+	size_t C = p->C, CE = p->CE, PD = p->PD, ld = p->ld, D = p->D,
+	       P = PD / D, r;
 	size_t o = b * C * ld, oh = b * CE * ld;
-	const float *in = p->xn + b * C * PD;
+	const float *in;
 
 	if (p->xw) {
+		/* straight into the padded rows: no copy */
 		for (r = 0; r < C; r++)
-			memcpy(p->xw + o + r * ld, in + r * PD,
-			       PD * sizeof(float));
+			nn__layernorm_forward(p->xw + o + r * ld,
+					      p->mean + (b * C + r) * P,
+					      p->rstd + (b * C + r) * P,
+					      p->xin + (b * C + r) * PD, p->lnw,
+					      p->lnb, P, D, p->eps);
 		in = p->xw + o;
+	} else {
+		nn__layernorm_forward(p->xn + b * C * PD, p->mean + b * C * P,
+				      p->rstd + b * C * P, p->xin + b * C * PD,
+				      p->lnw, p->lnb, C * P, D, p->eps);
+		in = p->xn + b * C * PD;
 	}
 	if (p->wg) {
 		nn__gemm1_rowbias(p->g + o, ld, p->wg, C, 1, in, ld, p->bg, C,

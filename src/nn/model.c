@@ -407,7 +407,7 @@ static int layout_acts(struct abyss_nn_model *m)
 		}
 		b[CH_MEAN] = act_add(&tot, N, mix, &ovf);
 		b[CH_RSTD] = act_add(&tot, N, mix, &ovf);
-		b[CH_NORM] = act_add(&tot, ND, mix, &ovf);
+		b[CH_NORM] = act_add(&tot, ND, mix && tr, &ovf);
 		b[CH_PERM] = act_add(&tot, ND, mix && tr, &ovf);
 		b[CH_G] = act_add(&tot, ND, mix && g && tr, &ovf);
 		b[CH_GATED] = act_add(&tot, ND, mix && g && tr, &ovf);
@@ -970,9 +970,6 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 		struct nn_chmix cm;
 		int dr = drop_on(m, a[CH_WMASK1], pd);
 
-		nn__layernorm_forward(ACT(a[CH_NORM]), ACT(a[CH_MEAN]),
-				      ACT(a[CH_RSTD]), xin, PRM(p->ch_norm.w),
-				      PRM(p->ch_norm.b), N, D, eps);
 		if (dr) {
 			nn__dropout_mask(ACT(a[CH_WMASK1]), ND * E, pd,
 					 &m->rng);
@@ -981,9 +978,15 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 		cm.C = C;
 		cm.CE = C * E;
 		cm.PD = P * D;
+		cm.D = D;
 		cm.ld = chmix_ld(c, m->training);
+		cm.lnw = PRM(p->ch_norm.w);
+		cm.lnb = PRM(p->ch_norm.b);
+		cm.eps = eps;
+		cm.mean = ACT(a[CH_MEAN]);
+		cm.rstd = ACT(a[CH_RSTD]);
 		cm.xw = m->training ? NULL : ACT(a[CH_WNORM]);
-		cm.xn = ACT(a[CH_NORM]);
+		cm.xn = m->training ? ACT(a[CH_NORM]) : NULL;
 		cm.xin = xin;
 		cm.wg = c->gated_attn ? PRM(p->ch_gate.w) : NULL;
 		cm.bg = c->gated_attn ? PRM(p->ch_gate.b) : NULL;

@@ -112,7 +112,7 @@ void nn__softmax_rows(float *x, size_t R, size_t C);
 void nn__gate_cols(float *g, float *gated, const float *x, size_t C, size_t n,
 		   size_t ld);
 
-/* The channel feature mixer of a batch, after its LayerNorm, with the
+/* The channel feature mixer of a batch, its LayerNorm included, with the
  * weights on the left: every window is a [C][PD] matrix (PD = P * D), so
  * the products run down the long PD axis and no permute is needed. The
  * intermediates are [B][rows][ld]: a row stride that is not a multiple of
@@ -121,10 +121,14 @@ void nn__gate_cols(float *g, float *gated, const float *x, size_t C, size_t n,
  * The results equal the row-major form bit for bit (same chains, same
  * softmax order). Windows go to OpenMP threads. */
 struct nn_chmix {
-	size_t C, CE, PD;	    /* channels, hidden C * E, P * D */
+	size_t C, CE, PD, D;	    /* channels, hidden C * E, P * D, d_model */
 	size_t ld;		    /* row stride of g .. fc2 and xw (>= PD) */
-	const float *xn, *xin;	    /* [B][C][PD] LayerNorm out, residual */
-	float *xw;		    /* [B][C][ld] copy of xn; NULL: ld == PD */
+	const float *xin;	    /* [B][C][PD] the layer's input */
+	const float *lnw, *lnb;	    /* the mixer's LayerNorm [D] */
+	float eps;		    /* its epsilon */
+	float *mean, *rstd;	    /* [B][C][P] its statistics */
+	float *xn;		    /* [B][C][PD] LayerNorm out, or NULL ... */
+	float *xw;		    /* ... [B][C][ld] instead (then ld > PD) */
 	const float *wg, *bg;	    /* gate [C][C], [C]; wg NULL: no gate */
 	const float *w1, *b1;	    /* fc1 [CE][C], [CE] */
 	const float *w2, *b2;	    /* fc2 [C][CE], [C] */
