@@ -481,14 +481,86 @@ static _Thread_local float att_kt[ATT_MAX];
 static _Thread_local float att_pm[ATT_MAX];
 static _Thread_local float att_qs[ATT_MAX];
 
+/* One sequence, one head of 16, P a multiple of 16, no dropout, with the
+ * keys on the left: st[j][i] = k_j . (q_i * scale), a softmax down the
+ * columns (over the keys j), ct[d][i] = sum_j v[j][d] st[j][i], then ctx
+ * (and probs when kept) by 16 x 16 register transposes. Every product is
+ * the chain of the row-major form and the column softmax repeats the row
+ * softmax's operations in order, so the bits are the same; the softmax
+ * needs no horizontal reductions and the second product is 16 x P instead
+ * of P x 16 (four times the columns per broadcast). Scratch: qt [16][P],
+ * st [P][P], ct [16][P]. */
+#if NN_T16
+__attribute__((target("avx512f"))) static void
+att_seq16(float *ctx, float *probs, const float *q, const float *k,
+	  const float *v, float scale, size_t P, float *qt, float *st,
+	  float *ct)
+{
+	__m512 x[16], sv = _mm512_set1_ps(scale);
+	size_t j0, i0;
+	int r;
+
+	for (j0 = 0; j0 < P; j0 += 16) {
+		for (r = 0; r < 16; r++)
+			x[r] = _mm512_mul_ps(
+			    _mm512_loadu_ps(q + (j0 + (size_t)r) * 16), sv);
+		transpose16(x);
+		for (r = 0; r < 16; r++)
+			_mm512_storeu_ps(qt + (size_t)r * P + j0, x[r]);
+	}
+	nn__gemm1(st, P, k, 16, 1, qt, P, NULL, P, P, 16, 0);
+	nn__gate_cols(st, NULL, NULL, P, P, P);
+	nn__gemm1(ct, P, v, 1, 16, st, P, NULL, 16, P, P, 0);
+	for (i0 = 0; i0 < P; i0 += 16) {
+		for (r = 0; r < 16; r++)
+			x[r] = _mm512_loadu_ps(ct + (size_t)r * P + i0);
+		transpose16(x);
+		for (r = 0; r < 16; r++)
+			_mm512_storeu_ps(ctx + (i0 + (size_t)r) * 16, x[r]);
+	}
+	if (!probs)
+		return;
+	for (j0 = 0; j0 < P; j0 += 16)
+		for (i0 = 0; i0 < P; i0 += 16) {
+			for (r = 0; r < 16; r++)
+				x[r] = _mm512_loadu_ps(
+				    st + (j0 + (size_t)r) * P + i0);
+			transpose16(x);
+			for (r = 0; r < 16; r++)
+				_mm512_storeu_ps(
+				    probs + (i0 + (size_t)r) * P + j0, x[r]);
+		}
+}
+#endif
+
 void nn__attention_forward(float *ctx, float *probs, const float *q,
 			   const float *k, const float *v, const float *mask,
-			   size_t N, size_t P, size_t D, size_t nh)
+			   size_t N, size_t P, size_t D, size_t nh,
+			   int keep_probs)
 {
 	size_t hd = D / nh;
 	float scale = 1.0f / sqrtf((float)hd);
 	int par = N * P * P * D > PAR_MIN, nt = nn__threads();
 	long nl;
+
+#if NN_T16
+	if (nh == 1 && D == 16 && P % 16 == 0 && P * P <= ATT_MAX && !mask &&
+	    nn__isa() == NN_ISA_AVX512) {
+		(void)par;
+		NN_PARALLEL_FOR
+		for (nl = 0; nl < (long)N; nl++) {
+			size_t o = (size_t)nl * P * D;
+
+			att_seq16(ctx + o,
+				  keep_probs ? probs + (size_t)nl * P * P
+					     : NULL,
+				  q + o, k + o, v + o, scale, P, att_kt, att_pm,
+				  att_qs);
+		}
+		return;
+	}
+#endif
+	(void)keep_probs;
 
 	if (hd * P > ATT_MAX || P * P > ATT_MAX) {
 		attention_forward_scalar(ctx, probs, q, k, v, mask, N, P, D,

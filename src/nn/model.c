@@ -1051,7 +1051,7 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 		}
 		nn__attention_forward(ACT(a[PM_CTX]), ACT(a[PM_PROBS]),
 				      ACT(a[PM_Q]), ACT(a[PM_K]), ACT(a[PM_V]),
-				      mk, B * C, P, D, nh);
+				      mk, B * C, P, D, nh, m->training);
 		nn__matmul_forward(ACT(a[PM_ATTN]), ACT(a[PM_CTX]),
 				   PRM(p->pm_o.w), PRM(p->pm_o.b), N, D, D);
 	}

@@ -108,7 +108,8 @@ void nn__softmax_rows(float *x, size_t R, size_t C);
  * g[C][ld] holds the logits of columns < n on entry; afterwards g =
  * softmax over the C rows of every column and gated = x * g (all three
  * with row stride ld; vmath.c, the same bits as nn__softmax_rows on the
- * transposed rows). Calling thread only. */
+ * transposed rows). gated NULL: the softmax alone (x unused). Calling
+ * thread only. */
 void nn__gate_cols(float *g, float *gated, const float *x, size_t C, size_t n,
 		   size_t ld);
 
@@ -161,10 +162,12 @@ void nn__gate_backward(float *dinp, float *dw, float *db, float *dlogits,
  * sequences of P tokens, D = nh * hd features, head h owns columns
  * h*hd..h*hd+hd-1); probs[N,nh,P,P] is the softmax of (q * hd^-0.5) k^T
  * over keys, saved before dropout; mask (may be NULL) is the dropout
- * multiplier of the same shape applied to probs before they weight v. */
+ * multiplier of the same shape applied to probs before they weight v.
+ * keep_probs 0 lets the kernel leave probs unwritten (inference). */
 void nn__attention_forward(float *ctx, float *probs, const float *q,
 			   const float *k, const float *v, const float *mask,
-			   size_t N, size_t P, size_t D, size_t nh);
+			   size_t N, size_t P, size_t D, size_t nh,
+			   int keep_probs);
 /* dprobs[N,nh,P,P] receives d loss / d probs (after the dropout mask). */
 void nn__attention_backward(float *dq, float *dk, float *dv, float *dprobs,
 			    const float *dctx, const float *q, const float *k,

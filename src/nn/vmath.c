@@ -561,7 +561,8 @@ gate_cols_block(float *g, float *gated, const float *x, size_t C, size_t ld,
 			float v = g[c * ld + jj] / sm[0][jj];
 
 			g[c * ld + jj] = v;
-			gated[c * ld + jj] = x[c * ld + jj] * v;
+			if (gated)
+				gated[c * ld + jj] = x[c * ld + jj] * v;
 		}
 }
 
@@ -610,9 +611,11 @@ gate_cols_avx512(float *g, float *gated, const float *x, size_t C, size_t ld,
 			    _mm512_div_ps(_mm512_loadu_ps(g + c * ld + j), s);
 
 			_mm512_storeu_ps(g + c * ld + j, v);
-			_mm512_storeu_ps(
-			    gated + c * ld + j,
-			    _mm512_mul_ps(_mm512_loadu_ps(x + c * ld + j), v));
+			if (gated)
+				_mm512_storeu_ps(
+				    gated + c * ld + j,
+				    _mm512_mul_ps(
+					_mm512_loadu_ps(x + c * ld + j), v));
 		}
 	}
 	return j;
@@ -629,7 +632,8 @@ void nn__gate_cols(float *g, float *gated, const float *x, size_t C, size_t n,
 		j = gate_cols_avx512(g, gated, x, C, ld, n);
 #endif
 	if (j < n)
-		gate_cols_part(g + j, gated + j, x + j, C, ld, n - j);
+		gate_cols_part(g + j, gated ? gated + j : NULL,
+			       x ? x + j : NULL, C, ld, n - j);
 }
 
 #define DL 8
