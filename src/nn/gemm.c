@@ -85,8 +85,9 @@ static void gemm_rows_portable(float *C, size_t ldc, const float *A, size_t ars,
  * arrays: GCC otherwise keeps a memory copy of the array and stores it on
  * every k step. Rows past the end of the block repeat its last row (same
  * work, not stored), so no tile needs a row tail. */
-#define REP6(X) X(0) X(1) X(2) X(3) X(4) X(5)
-#define REP8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define REP6(X)	 X(0) X(1) X(2) X(3) X(4) X(5)
+#define REP8(X)	 X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define REP16(X) REP8(X) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
 
 /* ---- AVX2 + FMA: 6 rows x 16 columns (12 accumulators) ------------------- */
 
@@ -310,6 +311,53 @@ gemm_avx512_body(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
 	}
 }
 
+/* At most 16 columns: 16 rows x 16 (one register per row, 16
+ * accumulators), so every B row loaded feeds 16 products instead of 8. */
+__attribute__((target("avx512f"))) static void
+gemm_avx512_n16(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
+		const float *B, size_t ldb, const float *bias,
+		const float *rbias, size_t i0, size_t i1, size_t N, size_t K,
+		int accumulate)
+{
+	__mmask16 m0 = mask16(N);
+	__m512 bv =
+	    bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+	size_t i, k;
+
+	for (i = i0; i < i1; i += 16) {
+		size_t rows = i1 - i < 16 ? i1 - i : 16;
+		const float *b = B;
+#define ROWP(r)                                                                \
+	const float *a##r = A + (i + ((r) < rows ? (r) : rows - 1)) * ars;     \
+	float *cp##r = C + (i + ((r) < rows ? (r) : rows - 1)) * ldc;          \
+	__m512 c##r =                                                          \
+	    accumulate ? _mm512_maskz_loadu_ps(m0, cp##r)                      \
+	    : rbias ? _mm512_set1_ps(rbias[i + ((r) < rows ? (r) : rows - 1)]) \
+		    : bv;
+		REP16(ROWP)
+#undef ROWP
+#define STEP(r) c##r = _mm512_fmadd_ps(_mm512_set1_ps(a##r[k * acs]), b0, c##r);
+		if (N == 16)
+			for (k = 0; k < K; k++, b += ldb) {
+				__m512 b0 = _mm512_loadu_ps(b);
+
+				REP16(STEP)
+			}
+		else
+			for (k = 0; k < K; k++, b += ldb) {
+				__m512 b0 = _mm512_maskz_loadu_ps(m0, b);
+
+				REP16(STEP)
+			}
+#undef STEP
+#define STORE(r)                                                               \
+	if ((r) < rows)                                                        \
+		_mm512_mask_storeu_ps(cp##r, m0, c##r);
+		REP16(STORE)
+#undef STORE
+	}
+}
+
 __attribute__((target("avx512f"))) static void
 gemm_rows_avx512(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
 		 const float *B, size_t ldb, const float *bias,
@@ -317,6 +365,11 @@ gemm_rows_avx512(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
 		 size_t K, int accumulate)
 {
 	(void)M;
+	if (N <= 16) {
+		gemm_avx512_n16(C, ldc, A, ars, acs, B, ldb, bias, rbias, i0,
+				i1, N, K, accumulate);
+		return;
+	}
 	gemm_avx512_body(C, ldc, A, ars, acs, B, ldb, bias, rbias, i0, i1, N, K,
 			 accumulate, A5_MR);
 }
