@@ -480,22 +480,25 @@ static int att_prep16(float *kt, float *qs, const float *k, const float *q,
 static _Thread_local float att_kt[ATT_MAX];
 static _Thread_local float att_pm[ATT_MAX];
 static _Thread_local float att_qs[ATT_MAX];
+static _Thread_local float att_mt[ATT_MAX];
 
-/* One sequence, one head of 16, P a multiple of 16, no dropout, with the
- * keys on the left: st[j][i] = k_j . (q_i * scale), a softmax down the
+/* One sequence, one head of 16, P a multiple of 16, with the keys on the
+ * left: st[j][i] = k_j . (q_i * scale), a softmax down the
  * columns (over the keys j), ct[d][i] = sum_j v[j][d] st[j][i], then ctx
  * (and probs when kept) by 16 x 16 register transposes. Every product is
  * the chain of the row-major form and the column softmax repeats the row
  * softmax's operations in order, so the bits are the same; the softmax
  * needs no horizontal reductions and the second product is 16 x P instead
- * of P x 16 (four times the columns per broadcast). Scratch: qt [16][P],
- * st [P][P], ct [16][P]. */
+ * of P x 16 (four times the columns per broadcast). mask (dropout, may
+ * be NULL) is [P][P] by query, applied to a copy mt. Scratch: qt [16][P],
+ * st, mt [P][P], ct [16][P]. */
 #if NN_T16
 __attribute__((target("avx512f"))) static void
 att_seq16(float *ctx, float *probs, const float *q, const float *k,
-	  const float *v, float scale, size_t P, float *qt, float *st,
-	  float *ct)
+	  const float *v, const float *mask, float scale, size_t P, float *qt,
+	  float *st, float *ct, float *mt)
 {
+	const float *pw = st;
 	__m512 x[16], sv = _mm512_set1_ps(scale);
 	size_t j0, i0;
 	int r;
@@ -510,7 +513,26 @@ att_seq16(float *ctx, float *probs, const float *q, const float *k,
 	}
 	nn__gemm1(st, P, k, 16, 1, qt, P, NULL, P, P, 16, 0);
 	nn__gate_cols(st, NULL, NULL, P, P, P);
-	nn__gemm1(ct, P, v, 1, 16, st, P, NULL, 16, P, P, 0);
+	if (mask) {
+		/* mt[j][i] = st[j][i] * mask[i][j]: the dropped probs */
+		for (j0 = 0; j0 < P; j0 += 16)
+			for (i0 = 0; i0 < P; i0 += 16) {
+				for (r = 0; r < 16; r++)
+					x[r] = _mm512_loadu_ps(
+					    mask + (i0 + (size_t)r) * P + j0);
+				transpose16(x);
+				for (r = 0; r < 16; r++) {
+					size_t o = (j0 + (size_t)r) * P + i0;
+
+					_mm512_storeu_ps(
+					    mt + o,
+					    _mm512_mul_ps(
+						_mm512_loadu_ps(st + o), x[r]));
+				}
+			}
+		pw = mt;
+	}
+	nn__gemm1(ct, P, v, 1, 16, pw, P, NULL, 16, P, P, 0);
 	for (i0 = 0; i0 < P; i0 += 16) {
 		for (r = 0; r < 16; r++)
 			x[r] = _mm512_loadu_ps(ct + (size_t)r * P + i0);
@@ -544,7 +566,7 @@ void nn__attention_forward(float *ctx, float *probs, const float *q,
 	long nl;
 
 #if NN_T16
-	if (nh == 1 && D == 16 && P % 16 == 0 && P * P <= ATT_MAX && !mask &&
+	if (nh == 1 && D == 16 && P % 16 == 0 && P * P <= ATT_MAX &&
 	    nn__isa() == NN_ISA_AVX512) {
 		(void)par;
 		NN_PARALLEL_FOR
@@ -554,8 +576,9 @@ void nn__attention_forward(float *ctx, float *probs, const float *q,
 			att_seq16(ctx + o,
 				  keep_probs ? probs + (size_t)nl * P * P
 					     : NULL,
-				  q + o, k + o, v + o, scale, P, att_kt, att_pm,
-				  att_qs);
+				  q + o, k + o, v + o,
+				  mask ? mask + (size_t)nl * P * P : NULL,
+				  scale, P, att_kt, att_pm, att_qs, att_mt);
 		}
 		return;
 	}

@@ -349,7 +349,8 @@ static void test_nn_simd_column_softmax_same_bits(void **state)
 }
 
 /* The attention's AVX-512 path (keys on the left, column softmax, register
- * transposes) gives the AVX2 path's bits, probs and context. */
+ * transposes) gives the AVX2 path's bits, probs and context, with and
+ * without dropout. */
 static void test_nn_simd_attention_paths_agree(void **state)
 {
 	enum nn_isa def = nn__isa();
@@ -366,12 +367,26 @@ static void test_nn_simd_attention_paths_agree(void **state)
 	assert_non_null(c2), assert_non_null(c5);
 	assert_non_null(p2), assert_non_null(p5);
 	if (both) {
-		nn__isa_set(NN_ISA_AVX2);
-		nn__attention_forward(c2, p2, q, k, v, NULL, N, P, D, 1, 1);
-		nn__isa_set(NN_ISA_AVX512);
-		nn__attention_forward(c5, p5, q, k, v, NULL, N, P, D, 1, 1);
-		assert_memory_equal(c2, c5, n * sizeof(float));
-		assert_memory_equal(p2, p5, N * P * P * sizeof(float));
+		uint64_t rng = 7;
+		float *mk = malloc(N * P * P * sizeof(float));
+		int pass;
+
+		assert_non_null(mk);
+		nn__dropout_mask(mk, N * P * P, 0.3f, &rng);
+		/* without, then with a dropout mask */
+		for (pass = 0; pass < 2; pass++) {
+			const float *m = pass ? mk : NULL;
+
+			nn__isa_set(NN_ISA_AVX2);
+			nn__attention_forward(c2, p2, q, k, v, m, N, P, D, 1,
+					      1);
+			nn__isa_set(NN_ISA_AVX512);
+			nn__attention_forward(c5, p5, q, k, v, m, N, P, D, 1,
+					      1);
+			assert_memory_equal(c2, c5, n * sizeof(float));
+			assert_memory_equal(p2, p5, N * P * P * sizeof(float));
+		}
+		free(mk);
 	}
 	free(q), free(k), free(v), free(c2), free(c5), free(p2), free(p5);
 	assert_int_equal(nn__isa_set(def), 0);
