@@ -1109,9 +1109,9 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 	mo = ACT(a[FM_FC2]);
 	if (c->gated_attn && !m->training) {
 		/* the gate's product and the residual in one pass */
-		nn__gate_probs(ACT(a[FM_G]), mo, PRM(p->fm_gate.w),
-			       PRM(p->fm_gate.b), N, D);
-		nn__mul_add(ACT(a[FM_OUT]), mo, ACT(a[FM_G]), y, ND);
+		nn__matmul_forward(ACT(a[FM_G]), mo, PRM(p->fm_gate.w),
+				   PRM(p->fm_gate.b), N, D, D);
+		nn__softmax_mul_add(ACT(a[FM_G]), ACT(a[FM_OUT]), mo, y, N, D);
 		return;
 	}
 	if (c->gated_attn) {

@@ -103,6 +103,11 @@ void nn__mul(float *out, const float *x, const float *g, size_t n);
 /* x = softmax(x) over each of R rows of C values, in place (vmath.c,
  * float32). */
 void nn__softmax_rows(float *x, size_t R, size_t C);
+/* out = x * softmax(g) + y on R rows of C (a gate's product and the
+ * residual; the same bits as nn__softmax_rows then nn__mul_add); g holds
+ * the logits and is left unspecified (softmax or logits). */
+void nn__softmax_mul_add(float *g, float *out, const float *x, const float *y,
+			 size_t R, size_t C);
 
 /* The channel mixer's gate with the weights on the left, one window:
  * g[C][ld] holds the logits of columns < n on entry; afterwards g =

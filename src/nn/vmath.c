@@ -413,7 +413,8 @@ static void layernorm_part(float *out, float *mean, float *rstd,
  * overlap: the operations and their order are softmax_rows_avx512's. C
  * and nr are constants once inlined. */
 __attribute__((target("avx512f"), always_inline)) static inline size_t
-softmax_rows16n_body(float *x, size_t R, const size_t C, const int nr)
+softmax_rows16n_body(float *x, size_t R, const size_t C, const int nr,
+		     float *out, const float *xm, const float *yr)
 {
 	size_t r;
 	int q, i, nv = (int)(C / 16);
@@ -439,9 +440,20 @@ softmax_rows16n_body(float *x, size_t R, const size_t C, const int nr)
 			s[i] = _mm512_set1_ps(_mm512_reduce_add_ps(s[i]));
 		}
 		for (i = 0; i < nr; i++)
-			for (q = 0; q < nv; q++)
-				_mm512_storeu_ps(x + (r + i) * C + q * 16,
-						 _mm512_div_ps(v[i][q], s[i]));
+			for (q = 0; q < nv; q++) {
+				size_t o = (r + i) * C + q * 16;
+				__m512 g = _mm512_div_ps(v[i][q], s[i]);
+
+				if (!out) {
+					_mm512_storeu_ps(x + o, g);
+					continue;
+				}
+				/* out = xm * g + yr, two roundings */
+				g = _mm512_mul_ps(_mm512_loadu_ps(xm + o), g);
+				_mm512_storeu_ps(
+				    out + o,
+				    _mm512_add_ps(g, _mm512_loadu_ps(yr + o)));
+			}
 	}
 	return r;
 }
@@ -451,10 +463,18 @@ __attribute__((target("avx512f"))) static size_t
 softmax_rows16n_avx512(float *x, size_t R, size_t C)
 {
 	if (C == 64)
-		return softmax_rows16n_body(x, R, 64, 2);
+		return softmax_rows16n_body(x, R, 64, 2, NULL, NULL, NULL);
 	if (C == 16)
-		return softmax_rows16n_body(x, R, 16, 4);
+		return softmax_rows16n_body(x, R, 16, 4, NULL, NULL, NULL);
 	return 0;
+}
+
+/* rows of 16: out = xm * softmax(x) + yr, x left as it was */
+__attribute__((target("avx512f"))) static size_t
+softmax_mul_add16_avx512(float *x, size_t R, float *out, const float *xm,
+			 const float *yr)
+{
+	return softmax_rows16n_body(x, R, 16, 4, out, xm, yr);
 }
 #endif
 
@@ -781,6 +801,24 @@ void nn__gelu_backward(float *dinp, const float *inp, const float *dout,
 void nn__softmax_rows(float *x, size_t R, size_t C)
 {
 	SPLIT(R, R * C, softmax_part(x + a * C, z - a, C));
+}
+
+void nn__softmax_mul_add(float *g, float *out, const float *x, const float *y,
+			 size_t R, size_t C)
+{
+	size_t r = 0;
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	/* one pass, on the calling thread when the rows are few */
+	if (C == 16 && nn__isa() == NN_ISA_AVX512 &&
+	    (nn__threads() <= 1 || R * C < PAR_MIN))
+		r = softmax_mul_add16_avx512(g, R, out, x, y);
+#endif
+	if (r < R) {
+		nn__softmax_rows(g + r * C, R - r, C);
+		nn__mul_add(out + r * C, x + r * C, g + r * C, y + r * C,
+			    (R - r) * C);
+	}
 }
 
 static void layernorm_pick(float *out, float *mean, float *rstd,
