@@ -439,7 +439,7 @@ static int layout_acts(struct abyss_nn_model *m)
 		b[PM_SUM] = act_add(&tot, ND, sa, &ovf);
 		b[PM_AMEAN] = act_add(&tot, N, sa, &ovf);
 		b[PM_ARSTD] = act_add(&tot, N, sa, &ovf);
-		b[PM_ANORM] = act_add(&tot, ND, sa, &ovf);
+		b[PM_ANORM] = act_add(&tot, ND, sa && tr, &ovf);
 		b[PM_OUT] = act_add(&tot, ND, 1, &ovf);
 		b[FM_MEAN] = act_add(&tot, N, 1, &ovf);
 		b[FM_RSTD] = act_add(&tot, N, 1, &ovf);
@@ -1084,15 +1084,15 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 			nn__add(ACT(a[PM_SUM]), ACT(a[PM_BACK]),
 				ACT(a[PM_ATTN]), ND);
 	}
-	mo = ACT(a[PM_BACK]);
-	if (c->self_attn) {
-		nn__layernorm_forward(ACT(a[PM_ANORM]), ACT(a[PM_AMEAN]),
-				      ACT(a[PM_ARSTD]), ACT(a[PM_SUM]),
-				      PRM(p->pm_norm_attn.w),
-				      PRM(p->pm_norm_attn.b), N, D, eps);
-		mo = ACT(a[PM_ANORM]);
-	}
-	nn__add(ACT(a[PM_OUT]), mo, y, ND);
+	if (c->self_attn)
+		/* LN(mlp + attention) and the residual in one pass; the LN
+		 * output itself only for training */
+		nn__layernorm_forward_res(
+		    m->training ? ACT(a[PM_ANORM]) : NULL, ACT(a[PM_AMEAN]),
+		    ACT(a[PM_ARSTD]), ACT(a[PM_SUM]), PRM(p->pm_norm_attn.w),
+		    PRM(p->pm_norm_attn.b), N, D, eps, y, ACT(a[PM_OUT]));
+	else
+		nn__add(ACT(a[PM_OUT]), ACT(a[PM_BACK]), y, ND);
 	y = ACT(a[PM_OUT]);
 
 	/* (iii) feature mixer: LN -> MLP over D -> gate (after) */

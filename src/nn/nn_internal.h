@@ -80,6 +80,12 @@ void nn__matmul_backward(float *dinp, float *dw, float *db, const float *dout,
 void nn__layernorm_forward(float *out, float *mean, float *rstd,
 			   const float *inp, const float *w, const float *b,
 			   size_t N, size_t C, float eps);
+/* The same and out2 = LN(inp) + res (the residual sum, same bits as
+ * nn__add after); out may be NULL (the LayerNorm output not kept). */
+void nn__layernorm_forward_res(float *out, float *mean, float *rstd,
+			       const float *inp, const float *w, const float *b,
+			       size_t N, size_t C, float eps, const float *res,
+			       float *out2);
 void nn__layernorm_backward(float *dinp, float *dw, float *db,
 			    const float *dout, const float *inp, const float *w,
 			    const float *mean, const float *rstd, size_t N,

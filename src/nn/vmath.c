@@ -237,7 +237,7 @@ ln_combine(__m256d a0, __m256d a1, __m256d a2, __m256d a3)
 __attribute__((target("avx512f,avx512vl"))) static void
 layernorm_rows16_avx512(float *out, float *mean, float *rstd, const float *inp,
 			const float *w, const float *b, size_t N, size_t C,
-			float eps)
+			float eps, const float *res, float *out2)
 {
 	size_t n, r;
 	__mmask8 k0 = (__mmask8)(C >= 8 ? 0xffu : (1u << C) - 1u),
@@ -304,18 +304,29 @@ layernorm_rows16_avx512(float *out, float *mean, float *rstd, const float *inp,
 		}
 		for (r = 0; r < rows; r++) {
 			__m512d vs = _mm512_set1_pd(sdd[r]);
-			float *y = out + (n + r) * C;
+			size_t o = (n + r) * C;
+			__m256 y0 = _mm512_cvtpd_ps(_mm512_add_pd(
+				   _mm512_mul_pd(_mm512_mul_pd(v0[r], vs), w0),
+				   b0)),
+			       y1 = _mm512_cvtpd_ps(_mm512_add_pd(
+				   _mm512_mul_pd(_mm512_mul_pd(v1[r], vs), w1),
+				   b1));
 
-			_mm256_mask_storeu_ps(
-			    y, k0,
-			    _mm512_cvtpd_ps(_mm512_add_pd(
-				_mm512_mul_pd(_mm512_mul_pd(v0[r], vs), w0),
-				b0)));
-			_mm256_mask_storeu_ps(
-			    y + 8, k1,
-			    _mm512_cvtpd_ps(_mm512_add_pd(
-				_mm512_mul_pd(_mm512_mul_pd(v1[r], vs), w1),
-				b1)));
+			if (out) {
+				_mm256_mask_storeu_ps(out + o, k0, y0);
+				_mm256_mask_storeu_ps(out + o + 8, k1, y1);
+			}
+			if (out2) {
+				/* the residual sum, as nn__add after */
+				_mm256_mask_storeu_ps(
+				    out2 + o, k0,
+				    _mm256_add_ps(y0, _mm256_maskz_loadu_ps(
+							  k0, res + o)));
+				_mm256_mask_storeu_ps(
+				    out2 + o + 8, k1,
+				    _mm256_add_ps(y1, _mm256_maskz_loadu_ps(
+							  k1, res + o + 8)));
+			}
 		}
 		for (gq = 0; gq < LNG && 4 * gq < rows; gq++) {
 			size_t k = rows - 4 * gq < 4 ? rows - 4 * gq : 4;
@@ -403,6 +414,7 @@ layernorm_rows_avx512(float *out, float *mean, float *rstd, const float *inp,
 
 static void softmax_rows_lanes(float *x, size_t R, size_t C);
 static void gelu_part(float *out, const float *inp, size_t n);
+static void add_part(float *out, const float *a, const float *b, size_t n);
 static void layernorm_part(float *out, float *mean, float *rstd,
 			   const float *inp, const float *w, const float *b,
 			   size_t N, size_t C, float eps);
@@ -821,22 +833,27 @@ void nn__softmax_mul_add(float *g, float *out, const float *x, const float *y,
 	}
 }
 
+/* out may be NULL when out2 is not: out2 = LN(inp) + res */
 static void layernorm_pick(float *out, float *mean, float *rstd,
 			   const float *inp, const float *w, const float *b,
-			   size_t N, size_t C, float eps)
+			   size_t N, size_t C, float eps, const float *res,
+			   float *out2)
 {
+	float *o = out ? out : out2;
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-	if (C <= 64 && nn__isa() == NN_ISA_AVX512) {
-		if (C <= 16)
-			layernorm_rows16_avx512(out, mean, rstd, inp, w, b, N,
-						C, eps);
-		else
-			layernorm_rows_avx512(out, mean, rstd, inp, w, b, N, C,
-					      eps);
+	if (C <= 16 && nn__isa() == NN_ISA_AVX512) {
+		layernorm_rows16_avx512(out, mean, rstd, inp, w, b, N, C, eps,
+					res, out2);
 		return;
 	}
+	if (C <= 64 && nn__isa() == NN_ISA_AVX512)
+		layernorm_rows_avx512(o, mean, rstd, inp, w, b, N, C, eps);
+	else
 #endif
-	layernorm_part(out, mean, rstd, inp, w, b, N, C, eps);
+		layernorm_part(o, mean, rstd, inp, w, b, N, C, eps);
+	if (out2)
+		add_part(out2, o, res, N * C);
 }
 
 void nn__layernorm_forward(float *out, float *mean, float *rstd,
@@ -845,5 +862,16 @@ void nn__layernorm_forward(float *out, float *mean, float *rstd,
 {
 	SPLIT(N, N * C,
 	      layernorm_pick(out + a * C, mean + a, rstd + a, inp + a * C, w, b,
-			     z - a, C, eps));
+			     z - a, C, eps, NULL, NULL));
+}
+
+void nn__layernorm_forward_res(float *out, float *mean, float *rstd,
+			       const float *inp, const float *w, const float *b,
+			       size_t N, size_t C, float eps, const float *res,
+			       float *out2)
+{
+	SPLIT(N, N * C,
+	      layernorm_pick(out ? out + a * C : NULL, mean + a, rstd + a,
+			     inp + a * C, w, b, z - a, C, eps, res + a * C,
+			     out2 + a * C));
 }
