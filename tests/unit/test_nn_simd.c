@@ -348,6 +348,52 @@ static void test_nn_simd_column_softmax_same_bits(void **state)
 	assert_int_equal(nn__isa_set(def), 0);
 }
 
+/* The fused passes equal the separate ones bit for bit: softmax then
+ * product and residual; LayerNorm then residual (with and without the
+ * LayerNorm output kept); every variant the CPU has. */
+static void test_nn_simd_fused_passes_same_bits(void **state)
+{
+	static const size_t cs[] = {5, 16, 17, 64};
+	enum nn_isa def = nn__isa(), isa;
+	size_t R = 37, c;
+
+	(void)state;
+	for (isa = NN_ISA_PORTABLE; isa <= NN_ISA_AVX512; isa++) {
+		if (!each_isa(isa))
+			continue;
+		for (c = 0; c < sizeof(cs) / sizeof(cs[0]); c++) {
+			size_t C = cs[c], n = R * C;
+			float *g1 = rvec(n), *g2 = malloc(n * sizeof(float)),
+			      *x = rvec(n), *y = rvec(n), *o1 = rvec(n),
+			      *o2 = rvec(n), *o3 = rvec(n), *w = rvec(C),
+			      *b = rvec(C), m1[37], r1[37], m2[37], r2[37];
+
+			assert_non_null(g2);
+			memcpy(g2, g1, n * sizeof(float));
+			nn__softmax_rows(g1, R, C);
+			nn__mul_add(o1, x, g1, y, n);
+			nn__softmax_mul_add(g2, o2, x, y, R, C);
+			assert_memory_equal(o1, o2, n * sizeof(float));
+
+			nn__layernorm_forward(o1, m1, r1, x, w, b, R, C, 1e-5f);
+			nn__add(o1, o1, y, n);
+			nn__layernorm_forward_res(NULL, m2, r2, x, w, b, R, C,
+						  1e-5f, y, o2);
+			assert_memory_equal(o1, o2, n * sizeof(float));
+			assert_memory_equal(m1, m2, sizeof(m1));
+			assert_memory_equal(r1, r2, sizeof(r1));
+			nn__layernorm_forward_res(o3, m2, r2, x, w, b, R, C,
+						  1e-5f, y, o2);
+			assert_memory_equal(o1, o2, n * sizeof(float));
+			nn__layernorm_forward(o1, m1, r1, x, w, b, R, C, 1e-5f);
+			assert_memory_equal(o1, o3, n * sizeof(float));
+			free(g1), free(g2), free(x), free(y), free(o1),
+			    free(o2), free(o3), free(w), free(b);
+		}
+	}
+	assert_int_equal(nn__isa_set(def), 0);
+}
+
 /* The attention's AVX-512 path (keys on the left, column softmax, register
  * transposes) gives the AVX2 path's bits, probs and context, with and
  * without dropout. */
@@ -493,6 +539,7 @@ int main(void)
 	    cmocka_unit_test(test_nn_simd_elementwise),
 	    cmocka_unit_test(test_nn_simd_column_softmax_same_bits),
 	    cmocka_unit_test(test_nn_simd_attention_paths_agree),
+	    cmocka_unit_test(test_nn_simd_fused_passes_same_bits),
 	    cmocka_unit_test(test_nn_simd_threads_same_bits),
 	    cmocka_unit_test(test_nn_simd_flops_of_original),
 	};
