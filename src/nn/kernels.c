@@ -1,11 +1,13 @@
 /*
  * kernels.c - forward/backward kernels of the PatchTSMixer engine on raw
  * float buffers (llm.c style): layout changes, attention, gating, the
- * backward passes, dropout. The matrix products go through gemm.c (SIMD,
- * float32) and the forward GELU / softmax / LayerNorm live in vmath.c; the
- * rest is portable C whose row loops are split across OpenMP threads with
- * every output owned by one thread. No kernel allocates. Non-GEMM
- * reductions accumulate in double (see nn_internal.h).
+ * channel mixer with the weights on the left, the backward passes,
+ * dropout. The matrix products go through gemm.c (SIMD, float32) and the
+ * forward GELU / softmax / LayerNorm live in vmath.c; the rest is C (with
+ * AVX-512 16 x 16 register transposes where layouts turn) whose loops are
+ * split across OpenMP threads with every output owned by one thread. No
+ * kernel allocates. Non-GEMM reductions accumulate in double (see
+ * nn_internal.h).
  */
 #include <math.h>
 #include <string.h>
