@@ -559,6 +559,32 @@ void nn__gemm(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
 	}
 }
 
+/* dst[k][j] = w[j][k] for j < nj, k < nk (rows of w ldw apart, of dst
+ * ldd apart): 16 x 16 blocks by register transposes on AVX-512 (the head's
+ * weights are 1M floats per forward), the edges element by element. */
+static void pack_panel(float *dst, size_t ldd, const float *w, size_t ldw,
+		       size_t nj, size_t nk)
+{
+	size_t j = 0, k = 0, jj, kk;
+
+#if NN_X86
+	if (nn__isa() == NN_ISA_AVX512) {
+		for (j = 0; j + 16 <= nj; j += 16)
+			for (k = 0; k + 16 <= nk; k += 16)
+				nn__transpose16x16(dst + k * ldd + j, ldd,
+						   w + j * ldw + k, ldw);
+		/* the column edge (k past the last full block) below, then
+		 * the row edge */
+		for (jj = 0; jj < j; jj++)
+			for (kk = k; kk < nk; kk++)
+				dst[kk * ldd + jj] = w[jj * ldw + kk];
+	}
+#endif
+	for (jj = j; jj < nj; jj++)
+		for (kk = 0; kk < nk; kk++)
+			dst[kk * ldd + jj] = w[jj * ldw + kk];
+}
+
 /* The packed panel of w^T: NN_PACK floats per thread (64 KiB), so a
  * forward product packs at most IC x OC floats once and allocates
  * nothing. */
@@ -588,15 +614,10 @@ void nn__matmul_forward(float *out, const float *inp, const float *w,
 		size_t ncj = OC - j0 < nc ? OC - j0 : nc;
 
 		for (k0 = 0; k0 < IC; k0 += kc) {
-			size_t kck = IC - k0 < kc ? IC - k0 : kc, k, j;
+			size_t kck = IC - k0 < kc ? IC - k0 : kc;
 
-			/* pack_buf[k][j] = w[j0 + j][k0 + k] */
-			for (j = 0; j < ncj; j++) {
-				const float *wr = w + (j0 + j) * IC + k0;
-
-				for (k = 0; k < kck; k++)
-					pack_buf[k * ldp + j] = wr[k];
-			}
+			pack_panel(pack_buf, ldp, w + j0 * IC + k0, IC, ncj,
+				   kck);
 			nn__gemm(out + j0, OC, inp + k0, IC, 1, pack_buf, ldp,
 				 b ? b + j0 : NULL, N, ncj, kck, k0 > 0);
 		}
@@ -625,15 +646,11 @@ void nn__matmul_forward_blocks(float *out, const float *inp, size_t nblk,
 		size_t ncj = OC - j0 < nc ? OC - j0 : nc;
 
 		for (k0 = 0; k0 < IC; k0 += kc) {
-			size_t kck = IC - k0 < kc ? IC - k0 : kc, k, j;
+			size_t kck = IC - k0 < kc ? IC - k0 : kc;
 			const float *pk = pack_buf, *bb = b ? b + j0 : NULL;
 
-			for (j = 0; j < ncj; j++) {
-				const float *wr = w + (j0 + j) * IC + k0;
-
-				for (k = 0; k < kck; k++)
-					pack_buf[k * ldp + j] = wr[k];
-			}
+			pack_panel(pack_buf, ldp, w + j0 * IC + k0, IC, ncj,
+				   kck);
 			/* the workers read this thread's panel */
 #ifdef _OPENMP
 #pragma omp parallel for if (par) num_threads(nt) schedule(static)

@@ -187,6 +187,24 @@ transpose16(__m512 *v)
 	}
 }
 
+__attribute__((target("avx512f"))) static void
+transpose16_mem(float *dst, size_t ldd, const float *src, size_t lds)
+{
+	__m512 v[16];
+	int r;
+
+	for (r = 0; r < 16; r++)
+		v[r] = _mm512_loadu_ps(src + (size_t)r * lds);
+	transpose16(v);
+	for (r = 0; r < 16; r++)
+		_mm512_storeu_ps(dst + (size_t)r * ldd, v[r]);
+}
+
+void nn__transpose16x16(float *dst, size_t ldd, const float *src, size_t lds)
+{
+	transpose16_mem(dst, ldd, src, lds);
+}
+
 /* R == 16, C a multiple of 16 */
 __attribute__((target("avx512f"))) static void
 gate_mul_t16(float *outt, float *gated, const float *inp, const float *g,
@@ -221,6 +239,15 @@ gate_mul_t16(float *outt, float *gated, const float *inp, const float *g,
 }
 #else
 #define NN_T16 0
+
+void nn__transpose16x16(float *dst, size_t ldd, const float *src, size_t lds)
+{
+	size_t r, c;
+
+	for (r = 0; r < 16; r++)
+		for (c = 0; c < 16; c++)
+			dst[c * ldd + r] = src[r * lds + c];
+}
 #endif
 
 static void gate_mul_t_part(float *outt, float *gated, const float *inp,

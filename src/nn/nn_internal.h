@@ -186,6 +186,10 @@ void nn__attention_backward(float *dq, float *dk, float *dv, float *dprobs,
 			    const float *mask, size_t N, size_t P, size_t D,
 			    size_t nh);
 
+/* dst[c * ldd + r] = src[r * lds + c] for r, c < 16 (AVX-512 register
+ * transposes; only called when nn__isa() is NN_ISA_AVX512 on x86). */
+void nn__transpose16x16(float *dst, size_t ldd, const float *src, size_t lds);
+
 /* out[A,Z,Y,X] (+)= inp[A,X,Y,Z]: torch permute(0,3,2,1). */
 void nn__permute_0321(float *out, const float *inp, size_t A, size_t X,
 		      size_t Y, size_t Z, int accumulate);
