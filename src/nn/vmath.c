@@ -36,8 +36,10 @@ static inline float exp_f(float x)
 	float n, r, y, s;
 	int32_t e;
 
-	x = x < -87.3f ? -87.3f : x;
-	x = x > 88.7f ? 88.7f : x;
+	/* clamps in the max/min operand order (x > c ? x : c), so they
+	 * compile to one vmaxps / vminps, as exp16 uses */
+	x = x > -87.3f ? x : -87.3f;
+	x = x < 88.7f ? x : 88.7f;
 	/* nearest integer by the 1.5 * 2^23 trick (floorf is a libm call
 	 * unless trapping math is off) */
 	n = x * 1.44269504088896341f;
@@ -64,9 +66,11 @@ static inline float exp_f(float x)
  * half the operations of the Abramowitz-Stegun form it replaces. */
 static inline float erf_f(float a)
 {
-	float x = a > 4.0f ? 4.0f : a, x2, p, q;
+	/* a < 4 ? a : 4 is one vminps (the other order compiled to five
+	 * mask operations and blends) */
+	float x = a < 4.0f ? a : 4.0f, x2, p, q;
 
-	x = x < -4.0f ? -4.0f : x;
+	x = x > -4.0f ? x : -4.0f;
 	x2 = x * x;
 	p = fmaf(x2, -2.72614225801306e-10f, 2.77068142495902e-08f);
 	p = fmaf(x2, p, -2.10102402082508e-06f);
@@ -802,9 +806,67 @@ void nn__mul(float *out, const float *x, const float *g, size_t n)
 	SPLIT(n, n, mul_part(out + a, x + a, g + a, z - a));
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* gelu_part's operations in its order on 16 lanes (GCC if-converted the
+ * clamps of the generic loop into five mask operations and blends: 29
+ * instructions per 16 values where these are 22). */
+__attribute__((target("avx512f"))) static void
+gelu_avx512(float *out, const float *inp, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i += 16) {
+		__mmask16 k =
+		    (__mmask16)(n - i >= 16 ? 0xffffu : (1u << (n - i)) - 1u);
+		__m512 x = _mm512_maskz_loadu_ps(k, inp + i), a, x2, p, q;
+
+		a = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
+		a = _mm512_min_ps(a, _mm512_set1_ps(4.0f));
+		a = _mm512_max_ps(a, _mm512_set1_ps(-4.0f));
+		x2 = _mm512_mul_ps(a, a);
+		p = _mm512_fmadd_ps(x2, _mm512_set1_ps(-2.72614225801306e-10f),
+				    _mm512_set1_ps(2.77068142495902e-08f));
+		p = _mm512_fmadd_ps(x2, p,
+				    _mm512_set1_ps(-2.10102402082508e-06f));
+		p = _mm512_fmadd_ps(x2, p,
+				    _mm512_set1_ps(-5.69250639462346e-05f));
+		p = _mm512_fmadd_ps(x2, p,
+				    _mm512_set1_ps(-7.34990630326855e-04f));
+		p = _mm512_fmadd_ps(x2, p,
+				    _mm512_set1_ps(-2.95459980854025e-03f));
+		p = _mm512_fmadd_ps(x2, p,
+				    _mm512_set1_ps(-1.60960333262415e-02f));
+		p = _mm512_mul_ps(a, p);
+		q = _mm512_fmadd_ps(x2, _mm512_set1_ps(-1.45660718464996e-05f),
+				    _mm512_set1_ps(-2.13374055278905e-04f));
+		q = _mm512_fmadd_ps(x2, q,
+				    _mm512_set1_ps(-1.68282697438203e-03f));
+		q = _mm512_fmadd_ps(x2, q,
+				    _mm512_set1_ps(-7.37332916720468e-03f));
+		q = _mm512_fmadd_ps(x2, q,
+				    _mm512_set1_ps(-1.42647390514189e-02f));
+		p = _mm512_div_ps(p, q);
+		x = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x),
+				  _mm512_add_ps(_mm512_set1_ps(1.0f), p));
+		_mm512_mask_storeu_ps(out + i, k, x);
+	}
+}
+#endif
+
+static void gelu_pick(float *out, const float *inp, size_t n)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	if (nn__isa() == NN_ISA_AVX512) {
+		gelu_avx512(out, inp, n);
+		return;
+	}
+#endif
+	gelu_part(out, inp, n);
+}
+
 void nn__gelu_forward(float *out, const float *inp, size_t n)
 {
-	SPLIT(n, n, gelu_part(out + a, inp + a, z - a));
+	SPLIT(n, n, gelu_pick(out + a, inp + a, z - a));
 }
 
 void nn__gelu_backward(float *dinp, const float *inp, const float *dout,

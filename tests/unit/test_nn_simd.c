@@ -394,6 +394,35 @@ static void test_nn_simd_fused_passes_same_bits(void **state)
 	assert_int_equal(nn__isa_set(def), 0);
 }
 
+/* GELU: the AVX-512 loop and the generic clone give the same bits, over
+ * the clamp of erf (|x| / sqrt 2 > 4) and a tail of 7. */
+static void test_nn_simd_gelu_variants_agree(void **state)
+{
+	enum nn_isa def = nn__isa();
+	size_t n = 1031, i;
+	float *x = rvec(n), *y2 = malloc(n * sizeof(float)),
+	      *y5 = malloc(n * sizeof(float));
+	int both =
+	    nn__isa_set(NN_ISA_AVX2) == 0 && nn__isa_set(NN_ISA_AVX512) == 0;
+
+	(void)state;
+	assert_int_equal(nn__isa_set(def), 0);
+	assert_non_null(y2), assert_non_null(y5);
+	for (i = 0; i < n; i++)
+		x[i] *= 8.0f;
+	if (both) {
+		nn__isa_set(NN_ISA_AVX2);
+		nn__gelu_forward(y2, x, n);
+		nn__isa_set(NN_ISA_AVX512);
+		nn__gelu_forward(y5, x, n);
+		assert_memory_equal(y2, y5, n * sizeof(float));
+	}
+	free(x), free(y2), free(y5);
+	assert_int_equal(nn__isa_set(def), 0);
+	if (!both)
+		skip(); /* the CPU lacks one of them */
+}
+
 /* The attention's AVX-512 path (keys on the left, column softmax, register
  * transposes) gives the AVX2 path's bits, probs and context, with and
  * without dropout. */
@@ -540,6 +569,7 @@ int main(void)
 	    cmocka_unit_test(test_nn_simd_column_softmax_same_bits),
 	    cmocka_unit_test(test_nn_simd_attention_paths_agree),
 	    cmocka_unit_test(test_nn_simd_fused_passes_same_bits),
+	    cmocka_unit_test(test_nn_simd_gelu_variants_agree),
 	    cmocka_unit_test(test_nn_simd_threads_same_bits),
 	    cmocka_unit_test(test_nn_simd_flops_of_original),
 	};
