@@ -815,9 +815,16 @@ void nn__attention_backward(float *dq, float *dk, float *dv, float *dprobs,
 void nn__permute_0321(float *out, const float *inp, size_t A, size_t X,
 		      size_t Y, size_t Z, int accumulate)
 {
-	size_t a, x, y, z;
+	int nt = nn__threads(),
+	    par = nt > 1 && A > 1 && A * X * Y * Z >= nn__par_min() / 64;
+	long al;
 
-	for (a = 0; a < A; a++)
+	(void)par;
+	/* one batch element per task (every output has one owner) */
+	NN_PARALLEL_FOR
+	for (al = 0; al < (long)A; al++) {
+		size_t a = (size_t)al, x, y, z;
+
 		for (y = 0; y < Y; y++) {
 			const float *src = inp + (a * X * Y + y) * Z;
 			float *dst = out + (a * Z * Y + y) * X;
@@ -835,6 +842,7 @@ void nn__permute_0321(float *out, const float *inp, size_t A, size_t X,
 						d[x] = sz[x * Y * Z];
 			}
 		}
+	}
 }
 
 void nn__transpose(float *out, const float *inp, size_t A, size_t R, size_t C,
