@@ -556,6 +556,45 @@ static int nn_time(struct abyss_nn_model *m, struct abyss_adamw *opt,
 	return 0;
 }
 
+/* The channel mixer's fc1 as the model runs it: per window, W[34,17] x
+ * X[17, 1024] with the rows 1056 floats apart (kernels.c nn_chmix). */
+static void nn_bench_chmix(int repeat, double peak, uint64_t *st)
+{
+	const size_t B = 40, C = 17, CE = 34, PD = 1024, ld = PD + 32;
+	float *x = malloc(B * C * ld * sizeof(float));
+	float *w = malloc(CE * C * sizeof(float));
+	float *bias = malloc(CE * sizeof(float));
+	float *y = malloc(B * CE * ld * sizeof(float));
+	double t[64] = {0}, g;
+	size_t b;
+	int r;
+
+	if (!x || !w || !bias || !y) {
+		free(x), free(w), free(bias), free(y);
+		return;
+	}
+	fill_uniform(x, B * C * ld, 1.0f, st);
+	fill_uniform(w, CE * C, 0.1f, st);
+	fill_uniform(bias, CE, 0.1f, st);
+	for (r = -1; r < repeat && r < 64; r++) {
+		double t0 = now_s();
+
+		for (b = 0; b < B; b++)
+			nn__gemm1_rowbias(y + b * CE * ld, ld, w, C, 1,
+					  x + b * C * ld, ld, bias, CE, PD, C);
+		if (r >= 0)
+			t[r] = now_s() - t0;
+	}
+	qsort(t, (size_t)(repeat < 64 ? repeat : 64), sizeof(t[0]), cmp_double);
+	g = 2.0 * (double)(B * PD) * (double)C * (double)CE / t[0] * 1e-9;
+	printf("    %-18s %6zu x %4zu -> %4zu  %7.3f ms  %6.1f GFLOP/s",
+	       "ch. mixer fc1 W.X", B * PD, C, CE, t[0] * 1e3, g);
+	if (peak > 0)
+		printf(" (%4.1f %% of peak)", 100.0 * g / peak);
+	printf("\n");
+	free(x), free(w), free(bias), free(y);
+}
+
 /* The model's large products at batch 40 (one hole), alone, 1 thread. */
 static void nn_bench_gemm(int repeat, double peak)
 {
@@ -605,6 +644,7 @@ static void nn_bench_gemm(int repeat, double peak)
 		printf("\n");
 		free(x), free(w), free(y);
 	}
+	nn_bench_chmix(repeat, peak, &st);
 }
 
 static int bench_nn(const char *dir, int threads, int repeat)

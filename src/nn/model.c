@@ -90,6 +90,20 @@ enum {
 	FM_G,
 	FM_GATED,
 	FM_OUT, /* [B,C,P,D] = layer output */
+	/* the channel mixer as computed (weights on the left, kernels.c
+	 * nn__chmix_forward): [B,C,P,D] and [B,C*E,P,D]. An inference
+	 * model computes into the CH_ buffers above (nothing else reads
+	 * them); a training model keeps these apart and permutes them into
+	 * the CH_ buffers, the layout the backward pass and the named
+	 * activations use. */
+	CH_WNORM,
+	CH_WG,
+	CH_WGATED,
+	CH_WFC1,
+	CH_WGELU,
+	CH_WMASK1,
+	CH_WFC2,
+	CH_WMASK2,
 	LAYER_NBUF
 };
 
@@ -324,6 +338,16 @@ static size_t act_add(size_t *total, size_t n, int want, int *ovf)
 	return off;
 }
 
+/* Row stride of the channel mixer's intermediates: P * D, padded by 32
+ * floats in an inference model (see nn_chmix; a training model permutes
+ * them for the backward pass, which wants them unpadded). */
+static size_t chmix_ld(const struct abyss_nn_config *c, int training)
+{
+	size_t pd = (size_t)c->num_patches * (size_t)c->d_model;
+
+	return training ? pd : pd + 32;
+}
+
 /* Lays out the activation block for max_batch. A model built without
  * training keeps only the layer outputs per layer: the intermediates of all
  * layers share one set of buffers (nothing reads them after the layer). */
@@ -335,7 +359,7 @@ static int layout_acts(struct abyss_nn_model *m)
 	       D = (size_t)c->d_model, E = (size_t)c->expansion_factor,
 	       H = (size_t)c->prediction_length, L = (size_t)c->patch_length,
 	       nh = (size_t)c->self_attn_heads;
-	size_t N, ND, tot = 0, scratch;
+	size_t N, ND, tot = 0, scratch, ldw;
 	int mix = c->mode == ABYSS_NN_MIX_CHANNEL, g = c->gated_attn,
 	    sa = c->self_attn, tr = m->training;
 	int drop = tr && c->dropout > 0.0f,
@@ -349,6 +373,7 @@ static int layout_acts(struct abyss_nn_model *m)
 		return ABYSS_ETOOBIG;
 	N = Bm * C * P;
 	ND = N * D;
+	ldw = chmix_ld(c, tr);
 	m->gbuf[G_INPUT] = act_add(&tot, Bm * T * C, 1, &ovf);
 	m->gbuf[G_LOC] = act_add(&tot, Bm * C, 1, &ovf);
 	m->gbuf[G_SCALE] = act_add(&tot, Bm * C, 1, &ovf);
@@ -382,14 +407,14 @@ static int layout_acts(struct abyss_nn_model *m)
 		}
 		b[CH_MEAN] = act_add(&tot, N, mix, &ovf);
 		b[CH_RSTD] = act_add(&tot, N, mix, &ovf);
-		b[CH_NORM] = act_add(&tot, ND, mix, &ovf);
-		b[CH_PERM] = act_add(&tot, ND, mix, &ovf);
-		b[CH_G] = act_add(&tot, ND, mix && g, &ovf);
-		b[CH_GATED] = act_add(&tot, ND, mix && g, &ovf);
-		b[CH_FC1] = act_add(&tot, ND * E, mix, &ovf);
-		b[CH_GELU] = act_add(&tot, ND * E, mix, &ovf);
+		b[CH_NORM] = act_add(&tot, ND, mix && tr, &ovf);
+		b[CH_PERM] = act_add(&tot, ND, mix && tr, &ovf);
+		b[CH_G] = act_add(&tot, ND, mix && g && tr, &ovf);
+		b[CH_GATED] = act_add(&tot, ND, mix && g && tr, &ovf);
+		b[CH_FC1] = act_add(&tot, ND * E, mix && tr, &ovf);
+		b[CH_GELU] = act_add(&tot, ND * E, mix && tr, &ovf);
 		b[CH_MASK1] = act_add(&tot, ND * E, mix && drop, &ovf);
-		b[CH_FC2] = act_add(&tot, ND, mix, &ovf);
+		b[CH_FC2] = act_add(&tot, ND, mix && tr, &ovf);
 		b[CH_MASK2] = act_add(&tot, ND, mix && drop, &ovf);
 		b[CH_OUT] = act_add(&tot, ND, mix, &ovf);
 		b[PM_MEAN] = act_add(&tot, N, 1, &ovf);
@@ -402,19 +427,19 @@ static int layout_acts(struct abyss_nn_model *m)
 		b[PM_PMASK] = act_add(&tot, N * P * nh, sa && drop, &ovf);
 		b[PM_CTX] = act_add(&tot, ND, sa, &ovf);
 		b[PM_ATTN] = act_add(&tot, ND, sa, &ovf);
-		b[PM_TRANS] = act_add(&tot, ND, 1, &ovf);
+		b[PM_TRANS] = act_add(&tot, ND, tr, &ovf);
 		b[PM_FC1] = act_add(&tot, ND * E, 1, &ovf);
 		b[PM_GELU] = act_add(&tot, ND * E, 1, &ovf);
 		b[PM_MASK1] = act_add(&tot, ND * E, drop, &ovf);
 		b[PM_FC2] = act_add(&tot, ND, 1, &ovf);
 		b[PM_MASK2] = act_add(&tot, ND, drop, &ovf);
 		b[PM_G] = act_add(&tot, ND, g, &ovf);
-		b[PM_GATED] = act_add(&tot, ND, g, &ovf);
+		b[PM_GATED] = act_add(&tot, ND, g && tr, &ovf);
 		b[PM_BACK] = act_add(&tot, ND, 1, &ovf);
 		b[PM_SUM] = act_add(&tot, ND, sa, &ovf);
 		b[PM_AMEAN] = act_add(&tot, N, sa, &ovf);
 		b[PM_ARSTD] = act_add(&tot, N, sa, &ovf);
-		b[PM_ANORM] = act_add(&tot, ND, sa, &ovf);
+		b[PM_ANORM] = act_add(&tot, ND, sa && tr, &ovf);
 		b[PM_OUT] = act_add(&tot, ND, 1, &ovf);
 		b[FM_MEAN] = act_add(&tot, N, 1, &ovf);
 		b[FM_RSTD] = act_add(&tot, N, 1, &ovf);
@@ -425,8 +450,17 @@ static int layout_acts(struct abyss_nn_model *m)
 		b[FM_FC2] = act_add(&tot, ND, 1, &ovf);
 		b[FM_MASK2] = act_add(&tot, ND, drop, &ovf);
 		b[FM_G] = act_add(&tot, ND, g, &ovf);
-		b[FM_GATED] = act_add(&tot, ND, g, &ovf);
+		b[FM_GATED] = act_add(&tot, ND, g && tr, &ovf);
 		b[FM_OUT] = act_add(&tot, ND, 1, &ovf);
+		/* rows of ldw floats: B * C * ldw <= B * C * (PD + 32) */
+		b[CH_WNORM] = act_add(&tot, Bm * C * ldw, mix && !tr, &ovf);
+		b[CH_WG] = act_add(&tot, Bm * C * ldw, mix && g, &ovf);
+		b[CH_WGATED] = act_add(&tot, Bm * C * ldw, mix && g, &ovf);
+		b[CH_WFC1] = act_add(&tot, Bm * C * E * ldw, mix, &ovf);
+		b[CH_WGELU] = act_add(&tot, Bm * C * E * ldw, mix, &ovf);
+		b[CH_WMASK1] = act_add(&tot, ND * E, mix && drop, &ovf);
+		b[CH_WFC2] = act_add(&tot, Bm * C * ldw, mix, &ovf);
+		b[CH_WMASK2] = act_add(&tot, ND, mix && drop, &ovf);
 	}
 	if (ovf || tot > ABYSS_NN_MAX_ACTS)
 		return ABYSS_ETOOBIG;
@@ -924,39 +958,76 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 	size_t C = (size_t)c->num_input_channels, P = (size_t)c->num_patches,
 	       D = (size_t)c->d_model, E = (size_t)c->expansion_factor,
 	       nh = (size_t)c->self_attn_heads;
-	size_t N = B * C * P, ND = N * D, i;
+	size_t N = B * C * P, ND = N * D;
 	float eps = c->norm_eps, pd = c->dropout, *mk;
-	const float *y, *mlp_in, *mo;
+	const float *y, *mo;
 
-	/* (i) channel feature mixer: LN -> [B,D,P,C] -> gate -> MLP over C */
+	/* (i) channel feature mixer: LN -> gate -> MLP over C, computed per
+	 * window as W x [C, P*D] (no permute); a training model then stores
+	 * the [B,D,P,C] layout the backward pass reads */
 	y = xin;
 	if (c->mode == ABYSS_NN_MIX_CHANNEL) {
-		size_t R = B * D * P;
+		struct nn_chmix cm;
+		int dr = drop_on(m, a[CH_WMASK1], pd);
 
-		nn__layernorm_forward(ACT(a[CH_NORM]), ACT(a[CH_MEAN]),
-				      ACT(a[CH_RSTD]), xin, PRM(p->ch_norm.w),
-				      PRM(p->ch_norm.b), N, D, eps);
-		nn__permute_0321(ACT(a[CH_PERM]), ACT(a[CH_NORM]), B, C, P, D,
-				 0);
-		mlp_in = ACT(a[CH_PERM]);
-		if (c->gated_attn) {
-			/* gating BEFORE the MLP in this block */
-			nn__gate_forward(ACT(a[CH_GATED]), ACT(a[CH_G]), mlp_in,
-					 PRM(p->ch_gate.w), PRM(p->ch_gate.b),
-					 R, C);
-			mlp_in = ACT(a[CH_GATED]);
+		if (dr) {
+			nn__dropout_mask(ACT(a[CH_WMASK1]), ND * E, pd,
+					 &m->rng);
+			nn__dropout_mask(ACT(a[CH_WMASK2]), ND, pd, &m->rng);
 		}
-		nn__matmul_forward(ACT(a[CH_FC1]), mlp_in, PRM(p->ch_fc1.w),
-				   PRM(p->ch_fc1.b), R, C, C * E);
-		nn__gelu_forward(ACT(a[CH_GELU]), ACT(a[CH_FC1]), R * C * E);
-		apply_dropout(m, ACT(a[CH_GELU]), a[CH_MASK1], R * C * E, pd);
-		nn__matmul_forward(ACT(a[CH_FC2]), ACT(a[CH_GELU]),
-				   PRM(p->ch_fc2.w), PRM(p->ch_fc2.b), R, C * E,
-				   C);
-		apply_dropout(m, ACT(a[CH_FC2]), a[CH_MASK2], R * C, pd);
-		nn__permute_0321(ACT(a[CH_OUT]), ACT(a[CH_FC2]), B, D, P, C, 0);
-		for (i = 0; i < ND; i++)
-			ACT(a[CH_OUT])[i] += xin[i];
+		cm.C = C;
+		cm.CE = C * E;
+		cm.PD = P * D;
+		cm.D = D;
+		cm.ld = chmix_ld(c, m->training);
+		cm.lnw = PRM(p->ch_norm.w);
+		cm.lnb = PRM(p->ch_norm.b);
+		cm.eps = eps;
+		cm.mean = ACT(a[CH_MEAN]);
+		cm.rstd = ACT(a[CH_RSTD]);
+		cm.xw = m->training ? NULL : ACT(a[CH_WNORM]);
+		cm.xn = m->training ? ACT(a[CH_NORM]) : NULL;
+		cm.xin = xin;
+		cm.wg = c->gated_attn ? PRM(p->ch_gate.w) : NULL;
+		cm.bg = c->gated_attn ? PRM(p->ch_gate.b) : NULL;
+		cm.w1 = PRM(p->ch_fc1.w);
+		cm.b1 = PRM(p->ch_fc1.b);
+		cm.w2 = PRM(p->ch_fc2.w);
+		cm.b2 = PRM(p->ch_fc2.b);
+		cm.mask1 = dr ? ACT(a[CH_WMASK1]) : NULL;
+		cm.mask2 = dr ? ACT(a[CH_WMASK2]) : NULL;
+		cm.g = c->gated_attn ? ACT(a[CH_WG]) : NULL;
+		cm.gated = c->gated_attn ? ACT(a[CH_WGATED]) : NULL;
+		cm.fc1 = ACT(a[CH_WFC1]);
+		cm.gelu = ACT(a[CH_WGELU]);
+		cm.fc2 = ACT(a[CH_WFC2]);
+		cm.out = ACT(a[CH_OUT]);
+		nn__chmix_forward(&cm, B);
+		if (m->training) {
+			nn__permute_0321(ACT(a[CH_PERM]), ACT(a[CH_NORM]), B, C,
+					 P, D, 0);
+			if (c->gated_attn) {
+				nn__permute_0321(ACT(a[CH_G]), ACT(a[CH_WG]), B,
+						 C, P, D, 0);
+				nn__permute_0321(ACT(a[CH_GATED]),
+						 ACT(a[CH_WGATED]), B, C, P, D,
+						 0);
+			}
+			nn__permute_0321(ACT(a[CH_FC1]), ACT(a[CH_WFC1]), B,
+					 C * E, P, D, 0);
+			nn__permute_0321(ACT(a[CH_GELU]), ACT(a[CH_WGELU]), B,
+					 C * E, P, D, 0);
+			nn__permute_0321(ACT(a[CH_FC2]), ACT(a[CH_WFC2]), B, C,
+					 P, D, 0);
+			if (dr) {
+				nn__permute_0321(ACT(a[CH_MASK1]),
+						 ACT(a[CH_WMASK1]), B, C * E, P,
+						 D, 0);
+				nn__permute_0321(ACT(a[CH_MASK2]),
+						 ACT(a[CH_WMASK2]), B, C, P, D,
+						 0);
+			}
+		}
 		y = ACT(a[CH_OUT]);
 	}
 
@@ -980,38 +1051,48 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 		}
 		nn__attention_forward(ACT(a[PM_CTX]), ACT(a[PM_PROBS]),
 				      ACT(a[PM_Q]), ACT(a[PM_K]), ACT(a[PM_V]),
-				      mk, B * C, P, D, nh);
+				      mk, B * C, P, D, nh, m->training);
 		nn__matmul_forward(ACT(a[PM_ATTN]), ACT(a[PM_CTX]),
 				   PRM(p->pm_o.w), PRM(p->pm_o.b), N, D, D);
 	}
-	nn__transpose(ACT(a[PM_TRANS]), ACT(a[PM_NORM]), B * C, P, D, 0);
-	nn__matmul_forward(ACT(a[PM_FC1]), ACT(a[PM_TRANS]), PRM(p->pm_fc1.w),
-			   PRM(p->pm_fc1.b), B * C * D, P, P * E);
+	/* fc1 reads the [P, D] blocks down their columns (no transposed
+	 * copy); the backward pass wants the copy */
+	if (m->training)
+		nn__transpose(ACT(a[PM_TRANS]), ACT(a[PM_NORM]), B * C, P, D,
+			      0);
+	nn__matmul_forward_blocks(ACT(a[PM_FC1]), ACT(a[PM_NORM]), B * C, P * D,
+				  D, 1, D, PRM(p->pm_fc1.w), PRM(p->pm_fc1.b),
+				  P, P * E);
 	nn__gelu_forward(ACT(a[PM_GELU]), ACT(a[PM_FC1]), ND * E);
 	apply_dropout(m, ACT(a[PM_GELU]), a[PM_MASK1], ND * E, pd);
 	nn__matmul_forward(ACT(a[PM_FC2]), ACT(a[PM_GELU]), PRM(p->pm_fc2.w),
 			   PRM(p->pm_fc2.b), B * C * D, P * E, P);
 	apply_dropout(m, ACT(a[PM_FC2]), a[PM_MASK2], ND, pd);
-	mo = ACT(a[PM_FC2]);
 	if (c->gated_attn) {
-		nn__gate_forward(ACT(a[PM_GATED]), ACT(a[PM_G]), mo,
-				 PRM(p->pm_gate.w), PRM(p->pm_gate.b),
-				 B * C * D, P);
-		mo = ACT(a[PM_GATED]);
+		/* gate, transpose back to [B,C,P,D] and the attention sum in
+		 * one pass; the [B,C,D,P] gate output only for training */
+		nn__gate_probs(ACT(a[PM_G]), ACT(a[PM_FC2]), PRM(p->pm_gate.w),
+			       PRM(p->pm_gate.b), B * C * D, P);
+		nn__gate_mul_t(ACT(c->self_attn ? a[PM_SUM] : a[PM_BACK]),
+			       m->training ? ACT(a[PM_GATED]) : NULL,
+			       ACT(a[PM_FC2]), ACT(a[PM_G]),
+			       c->self_attn ? ACT(a[PM_ATTN]) : NULL, B * C, D,
+			       P);
+	} else {
+		nn__transpose(ACT(a[PM_BACK]), ACT(a[PM_FC2]), B * C, D, P, 0);
+		if (c->self_attn)
+			nn__add(ACT(a[PM_SUM]), ACT(a[PM_BACK]),
+				ACT(a[PM_ATTN]), ND);
 	}
-	nn__transpose(ACT(a[PM_BACK]), mo, B * C, D, P, 0);
-	mo = ACT(a[PM_BACK]);
-	if (c->self_attn) {
-		for (i = 0; i < ND; i++)
-			ACT(a[PM_SUM])[i] = mo[i] + ACT(a[PM_ATTN])[i];
-		nn__layernorm_forward(ACT(a[PM_ANORM]), ACT(a[PM_AMEAN]),
-				      ACT(a[PM_ARSTD]), ACT(a[PM_SUM]),
-				      PRM(p->pm_norm_attn.w),
-				      PRM(p->pm_norm_attn.b), N, D, eps);
-		mo = ACT(a[PM_ANORM]);
-	}
-	for (i = 0; i < ND; i++)
-		ACT(a[PM_OUT])[i] = mo[i] + y[i];
+	if (c->self_attn)
+		/* LN(mlp + attention) and the residual in one pass; the LN
+		 * output itself only for training */
+		nn__layernorm_forward_res(
+		    m->training ? ACT(a[PM_ANORM]) : NULL, ACT(a[PM_AMEAN]),
+		    ACT(a[PM_ARSTD]), ACT(a[PM_SUM]), PRM(p->pm_norm_attn.w),
+		    PRM(p->pm_norm_attn.b), N, D, eps, y, ACT(a[PM_OUT]));
+	else
+		nn__add(ACT(a[PM_OUT]), ACT(a[PM_BACK]), y, ND);
 	y = ACT(a[PM_OUT]);
 
 	/* (iii) feature mixer: LN -> MLP over D -> gate (after) */
@@ -1026,13 +1107,19 @@ static void mixer_layer_forward(struct abyss_nn_model *m, int l,
 			   PRM(p->fm_fc2.b), N, D * E, D);
 	apply_dropout(m, ACT(a[FM_FC2]), a[FM_MASK2], ND, pd);
 	mo = ACT(a[FM_FC2]);
+	if (c->gated_attn && !m->training) {
+		/* the gate's product and the residual in one pass */
+		nn__matmul_forward(ACT(a[FM_G]), mo, PRM(p->fm_gate.w),
+				   PRM(p->fm_gate.b), N, D, D);
+		nn__softmax_mul_add(ACT(a[FM_G]), ACT(a[FM_OUT]), mo, y, N, D);
+		return;
+	}
 	if (c->gated_attn) {
 		nn__gate_forward(ACT(a[FM_GATED]), ACT(a[FM_G]), mo,
 				 PRM(p->fm_gate.w), PRM(p->fm_gate.b), N, D);
 		mo = ACT(a[FM_GATED]);
 	}
-	for (i = 0; i < ND; i++)
-		ACT(a[FM_OUT])[i] = mo[i] + y[i];
+	nn__add(ACT(a[FM_OUT]), mo, y, ND);
 }
 
 static const float *layer_input(const struct abyss_nn_model *m, int l)
@@ -1632,6 +1719,11 @@ const float *abyss_nn_activation(const struct abyss_nn_model *m,
 		if (!m->training && li > 0 && layer_names[k].buf != CH_OUT &&
 		    layer_names[k].buf != PM_OUT &&
 		    layer_names[k].buf != FM_OUT)
+			return NULL;
+		/* ... and the channel mixer's are in its computing layout */
+		if (!m->training && (layer_names[k].buf == CH_GATED ||
+				     layer_names[k].buf == CH_FC1 ||
+				     layer_names[k].buf == CH_FC2))
 			return NULL;
 		off = m->lbuf[li][layer_names[k].buf];
 		switch (layer_names[k].sk) {

@@ -210,7 +210,7 @@ static void att_fwd(struct probe *p)
 {
 	nn__attention_forward(p->out, p->ctx[3], p->ctx[0], p->ctx[1],
 			      p->ctx[2], p->ctx[4], p->dim[0], p->dim[1],
-			      p->dim[2], p->dim[3]);
+			      p->dim[2], p->dim[3], 1);
 }
 
 static void attention_case(size_t nh, int with_mask)

@@ -169,12 +169,15 @@ static void test_nn_simd_matmul_panels(void **state)
 	assert_int_equal(nn__isa_set(def), 0);
 }
 
-/* AVX2 and AVX-512 run the same FMA chain per element: same bits. */
+/* AVX2 and AVX-512 run the same FMA chain per element: same bits, for
+ * every tile shape (the 16-row tile of at most 16 columns, the 6- and
+ * 8-row tiles, column and row biases). */
 static void test_nn_simd_fma_variants_agree(void **state)
 {
+	static const size_t nv_cols[] = {45, 16, 7, 32, 1024};
+	static const size_t nv_rows[] = {37, 17, 34, 5};
 	enum nn_isa def = nn__isa();
-	size_t M = 37, N = 45, K = 67;
-	float *A, *B, *bias, *C2, *C5;
+	size_t K = 67, a, b, rb;
 	int both =
 	    nn__isa_set(NN_ISA_AVX2) == 0 && nn__isa_set(NN_ISA_AVX512) == 0;
 
@@ -182,17 +185,36 @@ static void test_nn_simd_fma_variants_agree(void **state)
 	assert_int_equal(nn__isa_set(def), 0);
 	if (!both)
 		skip(); /* the CPU lacks one of them */
-	A = rvec(M * K), B = rvec(K * N), bias = rvec(N);
-	C2 = malloc(M * N * sizeof(float));
-	C5 = malloc(M * N * sizeof(float));
-	assert_non_null(C2);
-	assert_non_null(C5);
-	nn__isa_set(NN_ISA_AVX2);
-	nn__gemm(C2, N, A, K, 1, B, N, bias, M, N, K, 0);
-	nn__isa_set(NN_ISA_AVX512);
-	nn__gemm(C5, N, A, K, 1, B, N, bias, M, N, K, 0);
-	assert_memory_equal(C2, C5, M * N * sizeof(float));
-	free(A), free(B), free(bias), free(C2), free(C5);
+	for (a = 0; a < sizeof(nv_cols) / sizeof(nv_cols[0]); a++)
+		for (b = 0; b < sizeof(nv_rows) / sizeof(nv_rows[0]); b++)
+			for (rb = 0; rb < 2; rb++) {
+				size_t M = nv_rows[b], N = nv_cols[a];
+				float *A = rvec(M * K), *B = rvec(K * N),
+				      *bias = rvec(N > M ? N : M);
+				float *C2 = malloc(M * N * sizeof(float));
+				float *C5 = malloc(M * N * sizeof(float));
+
+				assert_non_null(C2);
+				assert_non_null(C5);
+				nn__isa_set(NN_ISA_AVX2);
+				if (rb)
+					nn__gemm1_rowbias(C2, N, A, K, 1, B, N,
+							  bias, M, N, K);
+				else
+					nn__gemm(C2, N, A, K, 1, B, N, bias, M,
+						 N, K, 0);
+				nn__isa_set(NN_ISA_AVX512);
+				if (rb)
+					nn__gemm1_rowbias(C5, N, A, K, 1, B, N,
+							  bias, M, N, K);
+				else
+					nn__gemm(C5, N, A, K, 1, B, N, bias, M,
+						 N, K, 0);
+				assert_memory_equal(C2, C5,
+						    M * N * sizeof(float));
+				free(A), free(B), free(bias), free(C2),
+				    free(C5);
+			}
 	assert_int_equal(nn__isa_set(def), 0);
 }
 
@@ -282,6 +304,169 @@ static void test_nn_simd_elementwise(void **state)
 		}
 	}
 	assert_int_equal(nn__isa_set(def), 0);
+}
+
+/* The column softmax (the channel gate and the attention with the weights
+ * or keys on the left) gives the bits of the row softmax on the
+ * transposed rows, and gated = x * g; every variant the CPU has. */
+static void test_nn_simd_column_softmax_same_bits(void **state)
+{
+	static const size_t cs[] = {5, 16, 17, 64};
+	enum nn_isa def = nn__isa(), isa;
+	size_t n = 37, ld = 41, c, i, j;
+
+	(void)state;
+	for (isa = NN_ISA_PORTABLE; isa <= NN_ISA_AVX512; isa++) {
+		if (!each_isa(isa))
+			continue;
+		for (c = 0; c < sizeof(cs) / sizeof(cs[0]); c++) {
+			size_t C = cs[c];
+			float *L = rvec(C * ld), *x = rvec(C * ld),
+			      *gated = rvec(C * ld), *T = rvec(n * C);
+
+			for (i = 0; i < C * ld; i++)
+				L[i] *= 20.0f;
+			for (i = 0; i < C; i++)
+				for (j = 0; j < n; j++)
+					T[j * C + i] = L[i * ld + j];
+			nn__softmax_rows(T, n, C);
+			nn__gate_cols(L, gated, x, C, n, ld);
+			for (i = 0; i < C; i++)
+				for (j = 0; j < n; j++) {
+					float g = L[i * ld + j];
+
+					assert_memory_equal(&g, &T[j * C + i],
+							    sizeof(float));
+					g *= x[i * ld + j];
+					assert_memory_equal(&g,
+							    &gated[i * ld + j],
+							    sizeof(float));
+				}
+			free(L), free(x), free(gated), free(T);
+		}
+	}
+	assert_int_equal(nn__isa_set(def), 0);
+}
+
+/* The fused passes equal the separate ones bit for bit: softmax then
+ * product and residual; LayerNorm then residual (with and without the
+ * LayerNorm output kept); every variant the CPU has. */
+static void test_nn_simd_fused_passes_same_bits(void **state)
+{
+	static const size_t cs[] = {5, 16, 17, 64};
+	enum nn_isa def = nn__isa(), isa;
+	size_t R = 37, c;
+
+	(void)state;
+	for (isa = NN_ISA_PORTABLE; isa <= NN_ISA_AVX512; isa++) {
+		if (!each_isa(isa))
+			continue;
+		for (c = 0; c < sizeof(cs) / sizeof(cs[0]); c++) {
+			size_t C = cs[c], n = R * C;
+			float *g1 = rvec(n), *g2 = malloc(n * sizeof(float)),
+			      *x = rvec(n), *y = rvec(n), *o1 = rvec(n),
+			      *o2 = rvec(n), *o3 = rvec(n), *w = rvec(C),
+			      *b = rvec(C), m1[37], r1[37], m2[37], r2[37];
+
+			assert_non_null(g2);
+			memcpy(g2, g1, n * sizeof(float));
+			nn__softmax_rows(g1, R, C);
+			nn__mul_add(o1, x, g1, y, n);
+			nn__softmax_mul_add(g2, o2, x, y, R, C);
+			assert_memory_equal(o1, o2, n * sizeof(float));
+
+			nn__layernorm_forward(o1, m1, r1, x, w, b, R, C, 1e-5f);
+			nn__add(o1, o1, y, n);
+			nn__layernorm_forward_res(NULL, m2, r2, x, w, b, R, C,
+						  1e-5f, y, o2);
+			assert_memory_equal(o1, o2, n * sizeof(float));
+			assert_memory_equal(m1, m2, sizeof(m1));
+			assert_memory_equal(r1, r2, sizeof(r1));
+			nn__layernorm_forward_res(o3, m2, r2, x, w, b, R, C,
+						  1e-5f, y, o2);
+			assert_memory_equal(o1, o2, n * sizeof(float));
+			nn__layernorm_forward(o1, m1, r1, x, w, b, R, C, 1e-5f);
+			assert_memory_equal(o1, o3, n * sizeof(float));
+			free(g1), free(g2), free(x), free(y), free(o1),
+			    free(o2), free(o3), free(w), free(b);
+		}
+	}
+	assert_int_equal(nn__isa_set(def), 0);
+}
+
+/* GELU: the AVX-512 loop and the generic clone give the same bits, over
+ * the clamp of erf (|x| / sqrt 2 > 4) and a tail of 7. */
+static void test_nn_simd_gelu_variants_agree(void **state)
+{
+	enum nn_isa def = nn__isa();
+	size_t n = 1031, i;
+	float *x = rvec(n), *y2 = malloc(n * sizeof(float)),
+	      *y5 = malloc(n * sizeof(float));
+	int both =
+	    nn__isa_set(NN_ISA_AVX2) == 0 && nn__isa_set(NN_ISA_AVX512) == 0;
+
+	(void)state;
+	assert_int_equal(nn__isa_set(def), 0);
+	assert_non_null(y2), assert_non_null(y5);
+	for (i = 0; i < n; i++)
+		x[i] *= 8.0f;
+	if (both) {
+		nn__isa_set(NN_ISA_AVX2);
+		nn__gelu_forward(y2, x, n);
+		nn__isa_set(NN_ISA_AVX512);
+		nn__gelu_forward(y5, x, n);
+		assert_memory_equal(y2, y5, n * sizeof(float));
+	}
+	free(x), free(y2), free(y5);
+	assert_int_equal(nn__isa_set(def), 0);
+	if (!both)
+		skip(); /* the CPU lacks one of them */
+}
+
+/* The attention's AVX-512 path (keys on the left, column softmax, register
+ * transposes) gives the AVX2 path's bits, probs and context, with and
+ * without dropout. */
+static void test_nn_simd_attention_paths_agree(void **state)
+{
+	enum nn_isa def = nn__isa();
+	size_t N = 3, P = 64, D = 16, n = N * P * D;
+	float *q = rvec(n), *k = rvec(n), *v = rvec(n);
+	float *c2 = malloc(n * sizeof(float)), *c5 = malloc(n * sizeof(float));
+	float *p2 = malloc(N * P * P * sizeof(float)),
+	      *p5 = malloc(N * P * P * sizeof(float));
+	int both =
+	    nn__isa_set(NN_ISA_AVX2) == 0 && nn__isa_set(NN_ISA_AVX512) == 0;
+
+	(void)state;
+	assert_int_equal(nn__isa_set(def), 0);
+	assert_non_null(c2), assert_non_null(c5);
+	assert_non_null(p2), assert_non_null(p5);
+	if (both) {
+		uint64_t rng = 7;
+		float *mk = malloc(N * P * P * sizeof(float));
+		int pass;
+
+		assert_non_null(mk);
+		nn__dropout_mask(mk, N * P * P, 0.3f, &rng);
+		/* without, then with a dropout mask */
+		for (pass = 0; pass < 2; pass++) {
+			const float *m = pass ? mk : NULL;
+
+			nn__isa_set(NN_ISA_AVX2);
+			nn__attention_forward(c2, p2, q, k, v, m, N, P, D, 1,
+					      1);
+			nn__isa_set(NN_ISA_AVX512);
+			nn__attention_forward(c5, p5, q, k, v, m, N, P, D, 1,
+					      1);
+			assert_memory_equal(c2, c5, n * sizeof(float));
+			assert_memory_equal(p2, p5, N * P * P * sizeof(float));
+		}
+		free(mk);
+	}
+	free(q), free(k), free(v), free(c2), free(c5), free(p2), free(p5);
+	assert_int_equal(nn__isa_set(def), 0);
+	if (!both)
+		skip(); /* the CPU lacks one of them */
 }
 
 /* 1, 2 and 3 threads: the same bits, for a product big enough to be split
@@ -381,6 +566,10 @@ int main(void)
 	    cmocka_unit_test(test_nn_simd_matmul_panels),
 	    cmocka_unit_test(test_nn_simd_fma_variants_agree),
 	    cmocka_unit_test(test_nn_simd_elementwise),
+	    cmocka_unit_test(test_nn_simd_column_softmax_same_bits),
+	    cmocka_unit_test(test_nn_simd_attention_paths_agree),
+	    cmocka_unit_test(test_nn_simd_fused_passes_same_bits),
+	    cmocka_unit_test(test_nn_simd_gelu_variants_agree),
 	    cmocka_unit_test(test_nn_simd_threads_same_bits),
 	    cmocka_unit_test(test_nn_simd_flops_of_original),
 	};
