@@ -492,41 +492,40 @@ fail:
 	return NULL;
 }
 
-json_t *hole__json_fast(const char *buf, size_t len, size_t max_depth,
-			size_t max_array_len)
+/* Both entry points: the parser state over [buf, buf + len). */
+static void jf_init(struct jf *j, const char *buf, size_t len, size_t max_depth,
+		    size_t max_array_len, struct hole__json_scan *sc)
 {
-	struct jf jf, *j = &jf; /* about 7 KB of stack */
-	json_t *r;
-
-	if (!buf)
-		return NULL;
 	j->p = (const unsigned char *)buf;
 	j->e = j->p + len;
 	j->max_depth = max_depth;
 	j->max_array_len = max_array_len;
-	j->sc = NULL;
+	j->sc = sc;
 	j->nkeys = 0;
-	r = jf_run(j);
-	return r;
+}
+
+json_t *hole__json_fast(const char *buf, size_t len, size_t max_depth,
+			size_t max_array_len)
+{
+	struct jf j; /* about 7 KB of stack */
+
+	if (!buf)
+		return NULL;
+	jf_init(&j, buf, len, max_depth, max_array_len, NULL);
+	return jf_run(&j);
 }
 
 int hole__json_scan(const char *buf, size_t len, size_t max_depth,
 		    size_t max_array_len, struct hole__json_scan *out)
 {
-	struct jf jf, *j = &jf;
-	int ok;
+	struct jf j;
 
 	memset(out, 0, sizeof(*out));
 	if (!buf)
 		return 0;
-	j->p = (const unsigned char *)buf;
-	j->e = j->p + len;
-	j->max_depth = max_depth;
-	j->max_array_len = max_array_len;
-	j->sc = out;
-	j->nkeys = 0;
-	ok = jf_run(j) != NULL;
-	if (!ok)
-		memset(out, 0, sizeof(*out));
-	return ok;
+	jf_init(&j, buf, len, max_depth, max_array_len, out);
+	if (jf_run(&j))
+		return 1;
+	memset(out, 0, sizeof(*out));
+	return 0;
 }
