@@ -15,7 +15,7 @@ lsn_start a || { bad "start"; lsn_finish "$0"; }
 mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -q 2 -v -c -i "abyss-it-sub$$" \
 	-t "OPCPUBSUB/+/+/$KP" -t "OPCPUBSUB/+/+/$DE" >>"$LSN_TMP/out" 2>/dev/null &
 SUB_PID=$!
-sleep 0.3
+sub_ready || bad "the result subscriber did not come up"
 
 nh=0
 for d in "$LSN_TMP"/sim/sim_*/; do

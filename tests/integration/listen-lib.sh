@@ -124,10 +124,27 @@ sub_start() {
 	mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -v -i "abyss-it-sub$$" \
 		-t "OPCPUBSUB/+/+/$KP" -t "OPCPUBSUB/+/+/$DE" >>"$LSN_TMP/out" 2>/dev/null &
 	SUB_PID=$!
-	sleep 0.3
+	sub_ready || bad "the result subscriber did not come up"
 }
 
-sub_count() { wc -l <"$LSN_TMP/out" | tr -d ' '; }
+# After a subscriber on the result topics was started: returns once it
+# receives, i.e. once its subscription is in place (a fixed sleep lost the
+# first result now and then, when the service answered before the
+# subscriber had subscribed). The probes are results of tool PROBE, which
+# sub_count and the per-hole counts leave out; the service does not
+# subscribe to result topics.
+sub_ready() {
+	_sr=0
+	while [ $_sr -lt 100 ]; do
+		mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 \
+			-t "OPCPUBSUB/PROBE/probe/$KP" -m probe 2>/dev/null
+		sleep 0.1
+		grep -q "^OPCPUBSUB/PROBE/" "$LSN_TMP/out" && return 0
+		_sr=$((_sr + 1))
+	done
+	return 1
+}
+sub_count() { grep -vc "^OPCPUBSUB/PROBE/" "$LSN_TMP/out" | tr -d ' '; }
 
 # sub_wait N SECONDS: until N lines were received (returns 1 on timeout).
 sub_wait() {
