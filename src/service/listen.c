@@ -510,14 +510,13 @@ static void lsn_txn_close(struct lsn *s)
 	lsn_inbox_txn_commit(s);
 }
 
+/* From the spool's counters in memory: cheap enough for every ack. */
 static void lsn_update_spool_gauge(struct lsn *s)
 {
-	struct abyss_spool_stats st;
+	size_t n = abyss_spool_entries(s->spool);
 
-	if (abyss_spool_get_stats(s->spool, &st) == 0) {
-		atomic_store(&s->spool_entries, (long long)st.entries);
-		abyss_metric_set(s->sm.spool_depth, (double)st.entries / 2.0);
-	}
+	atomic_store(&s->spool_entries, (long long)n);
+	abyss_metric_set(s->sm.spool_depth, (double)n / 2.0);
 }
 
 /* ---- completions (loop thread) --------------------------------------- */
@@ -1608,14 +1607,10 @@ static int lsn_loop(struct lsn *s, int64_t shutdown_ms)
 		lsn_spool_txn_commit(s); /* 2. */
 		lsn_txn_open(s);
 		if (s->acked || s->need_flush) { /* 3. */
-			size_t n;
-
 			s->acked = 0;
 			lsn_flush_spool(s);
 			/* the gauge follows every ack, not only the 1 s tick */
-			n = abyss_spool_entries(s->spool);
-			atomic_store(&s->spool_entries, (long long)n);
-			abyss_metric_set(s->sm.spool_depth, (double)n / 2.0);
+			lsn_update_spool_gauge(s);
 		}
 		if (now >= next_slow) {
 			struct abyss_pool_stats ps;
